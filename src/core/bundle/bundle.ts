@@ -1,0 +1,172 @@
+/**
+ * An open bundle: typed-array views over the decoded bytes, one key index and
+ * one reader per column, built once at open. Reads allocate only the values
+ * they return.
+ */
+import { LarderError } from '../errors.js';
+import { entityKeyString } from '../keys.js';
+import { type ServingCatalog, catalogFromManifest } from '../resolve/catalog.js';
+import type { Row, ViewSpec } from '../resolve/tier.js';
+import { type FieldReader, fieldReader, isVariable } from './rows.js';
+import { type DecodedBundle, decodeBundle } from './decode.js';
+import type { Block, BundleManifest, ViewLayout } from './format.js';
+import { KeyIndex } from './key-index.js';
+import type { OnlineFeaturesRequest, OnlineFeaturesResponse } from '../feast.js';
+import { type OnlineResult, getOnlineFeatures } from '../online.js';
+import { BundleTier } from '../resolve/bundle-tier.js';
+import { Resolver } from '../resolve/resolver.js';
+
+const corrupt = (msg: string) => new LarderError('LARDER_ERR_BUNDLE_CORRUPT', `bundle is corrupt: ${msg}`);
+
+export type EntityKeyInput = string | number | readonly (string | number)[];
+
+export class BundleView {
+  readonly name: string;
+  readonly spec: ViewSpec;
+  readonly keys: KeyIndex;
+  private readonly eventTs: Float64Array;
+  private readonly stride8: number;
+  private readonly readers: FieldReader[];
+  private readonly names: string[];
+  private readonly template: Record<string, unknown>;
+
+  constructor(spec: ViewSpec, layout: ViewLayout, data: Uint8Array) {
+    this.name = spec.name;
+    this.spec = spec;
+    const block = (b: Block) => data.subarray(b.offset, b.offset + b.length);
+    const records = block(layout.records);
+    const heap = block(layout.heap);
+    const slots = new Int32Array(data.buffer, data.byteOffset + layout.slots.offset, layout.slots.length / 4);
+    checkSlots(slots, layout.rows, spec.name);
+    this.keys = new KeyIndex(slots, records, layout.stride, heap, layout.rows);
+    this.eventTs = new Float64Array(records.buffer, records.byteOffset, records.byteLength / 8);
+    this.stride8 = layout.stride / 8;
+    this.names = spec.features.map((f) => f.name);
+    this.template = Object.fromEntries(this.names.map((n) => [n, null]));
+    const u32 = new Uint32Array(records.buffer, records.byteOffset, records.byteLength / 4);
+    checkHeapRefs(u32, layout.stride / 4, 2, layout.rows, heap.length, `view "${spec.name}" keys`, 1);
+    this.readers = spec.features.map((f, i) => {
+      const field = layout.fields.find((c) => c.name === f.name);
+      if (!field) throw corrupt(`view "${spec.name}" has no field for feature "${f.name}"`);
+      if (isVariable(field.kind)) {
+        checkHeapRefs(u32, layout.stride / 4, field.offset / 4, layout.rows, heap.length, `view "${spec.name}", feature "${f.name}"`, field.kind === 'f32list' ? 4 : 1);
+      }
+      return fieldReader(field, i, f.dtype, layout.stride, layout.nullsOffset, records, heap);
+    });
+  }
+
+  get keyCount(): number {
+    return this.keys.size;
+  }
+
+  rowOf(key: string): number {
+    return this.keys.rowOf(key);
+  }
+
+  eventTsMs(row: number): number {
+    return this.eventTs[row * this.stride8]!;
+  }
+
+  /** One feature value of a row (by feature index in the view). */
+  value(row: number, featureIndex: number): unknown {
+    return this.readers[featureIndex]!(row);
+  }
+
+  /**
+   * The row as { feature: value }. Copying a template object with every
+   * property already in place keeps one hidden class, several times faster
+   * than adding twenty properties one by one.
+   */
+  object(row: number): Record<string, unknown> {
+    const out = { ...this.template };
+    const names = this.names;
+    const readers = this.readers;
+    for (let i = 0; i < readers.length; i++) out[names[i]!] = readers[i]!(row);
+    return out;
+  }
+
+  /** The whole row, as tiers and caches hold it. */
+  row(row: number): Row {
+    const readers = this.readers;
+    const values = new Array<unknown>(readers.length);
+    for (let i = 0; i < readers.length; i++) values[i] = readers[i]!(row);
+    return { eventTsMs: this.eventTs[row * this.stride8]!, values };
+  }
+}
+
+function checkSlots(slots: Int32Array, rows: number, view: string): void {
+  let used = 0;
+  for (let i = 0; i < slots.length; i++) {
+    const s = slots[i]!;
+    if (s < 0 || s > rows) throw corrupt(`view "${view}": key table points past the rows`);
+    if (s !== 0) used++;
+  }
+  if (used !== rows) throw corrupt(`view "${view}": key table holds ${used} keys, expected ${rows}`);
+}
+
+/** Every (offset, length) pair at `at` in each record must lie inside the heap. */
+function checkHeapRefs(u32: Uint32Array, stride4: number, at: number, rows: number, heapLength: number, what: string, unit: number): void {
+  for (let r = 0; r < rows; r++) {
+    const start = u32[r * stride4 + at]!;
+    const len = u32[r * stride4 + at + 1]!;
+    if (start + len > heapLength || start % unit !== 0 || len % unit !== 0) throw corrupt(`${what}: row ${r} points outside the heap`);
+  }
+}
+
+export class Bundle {
+  readonly manifest: BundleManifest;
+  readonly catalog: ServingCatalog;
+  readonly byteLength: number;
+  private readonly views = new Map<string, BundleView>();
+  private resolver: Resolver | undefined;
+
+  private constructor(decoded: DecodedBundle) {
+    this.manifest = decoded.manifest;
+    this.byteLength = decoded.byteLength;
+    this.catalog = catalogFromManifest(decoded.manifest);
+    for (const layout of decoded.layout.views) {
+      const spec = this.catalog.views.get(layout.name);
+      if (!spec) throw corrupt(`layout names unknown view "${layout.name}"`);
+      this.views.set(layout.name, new BundleView(spec, layout, decoded.data));
+    }
+  }
+
+  /** Decodes and verifies bundle bytes (any runtime). */
+  static async decode(bytes: Uint8Array): Promise<Bundle> {
+    return new Bundle(await decodeBundle(bytes));
+  }
+
+  get version(): number {
+    return this.manifest.version;
+  }
+
+  view(name: string): BundleView | undefined {
+    return this.views.get(name);
+  }
+
+  /**
+   * The stored feature values of one entity, by feature name, or undefined
+   * when the bundle does not hold the key. No TTL judgement: see
+   * getOnlineFeatures for statuses.
+   */
+  get(viewName: string, entityKey: EntityKeyInput): Record<string, unknown> | undefined {
+    const view = this.views.get(viewName);
+    if (!view) throw new LarderError('LARDER_ERR_UNKNOWN_VIEW', `unknown feature view "${viewName}" (bundle holds: ${[...this.views.keys()].join(', ')})`);
+    const key = typeof entityKey === 'string' ? entityKey : typeof entityKey === 'number' ? String(entityKey) : entityKeyString(entityKey);
+    const row = view.rowOf(key);
+    if (row < 0) return undefined;
+    return view.object(row);
+  }
+
+  /**
+   * Feast's get-online-features, answered from this bundle alone: keys it
+   * does not hold are NOT_FOUND (with their defaults). Statuses are judged at
+   * `now` (default: the current time).
+   */
+  getOnlineFeatures(request: OnlineFeaturesRequest, opts: { now?: Date } = {}): OnlineFeaturesResponse {
+    this.resolver ??= new Resolver([new BundleTier(this)]);
+    const nowMs = (opts.now ?? new Date()).getTime();
+    // Only the bundle tier is consulted, and it is synchronous.
+    return (getOnlineFeatures(this.catalog, this.resolver, request, { nowMs }) as OnlineResult).response;
+  }
+}

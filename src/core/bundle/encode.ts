@@ -1,0 +1,152 @@
+/** Encodes a bundle: the only writer of the format (the builder calls it). */
+import { packPlain } from './msgpack.js';
+import type { JoinKeyDtype } from '../dtypes.js';
+import { LarderError } from '../errors.js';
+import type { RepoDef } from '../repo/types.js';
+import { computeStats } from '../stats.js';
+import { type ColumnValueError, encodeRows } from './rows.js';
+import { buildSlots } from './key-index.js';
+import {
+  ALIGN,
+  type Block,
+  type BundleLayout,
+  type BundleManifest,
+  FORMAT_VERSION,
+  HEADER_BYTES,
+  MAGIC,
+  type ViewLayout,
+  type ViewManifest,
+  sha256Hex,
+} from './format.js';
+
+/** One online view's snapshot: row i of every array belongs to keys[i]. */
+export interface ViewSnapshot {
+  name: string;
+  joinKeys: { name: string; dtype: JoinKeyDtype }[];
+  /** Canonical entity key strings (see keys.ts), unique. */
+  keys: readonly string[];
+  /** Event time of each row's value, epoch milliseconds. */
+  eventTsMs: ArrayLike<number>;
+  /** Feature name -> one value per row (null for null; timestamps as epoch ms). */
+  columns: Record<string, ArrayLike<unknown>>;
+}
+
+export interface BundleInput {
+  project: string;
+  version: number;
+  parentVersion: number | null;
+  createdAt: Date;
+  asOf: Date;
+  repo: RepoDef;
+  views: ViewSnapshot[];
+  warnings?: string[];
+}
+
+/** Collects aligned data blocks and records where each one lands. */
+class DataWriter {
+  readonly chunks: Uint8Array[] = [];
+  length = 0;
+  add(bytes: Uint8Array): Block {
+    const block = { offset: this.length, length: bytes.length };
+    this.chunks.push(bytes);
+    this.length += bytes.length;
+    const pad = (ALIGN - (this.length % ALIGN)) % ALIGN;
+    if (pad) {
+      this.chunks.push(new Uint8Array(pad));
+      this.length += pad;
+    }
+    return block;
+  }
+}
+
+const bytesOf = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+export async function encodeBundle(input: BundleInput): Promise<Uint8Array> {
+  const data = new DataWriter();
+  const layout: BundleLayout = { views: [] };
+  const viewManifests: ViewManifest[] = [];
+
+  for (const snap of input.views) {
+    const def = input.repo.featureViews.find((v) => v.name === snap.name);
+    if (!def) throw new Error(`encodeBundle: view "${snap.name}" is not defined in the repo`);
+    const rows = snap.keys.length;
+    if (snap.eventTsMs.length !== rows) throw new Error(`encodeBundle: view "${snap.name}": eventTsMs has ${snap.eventTsMs.length} rows, keys ${rows}`);
+    const columns = def.features.map((f) => {
+      const values = snap.columns[f.name];
+      if (!values || values.length !== rows) {
+        throw new Error(`encodeBundle: view "${snap.name}", feature "${f.name}": expected ${rows} values, got ${values?.length ?? 'none'}`);
+      }
+      return values;
+    });
+    const encoded = encodeRows(def.features, snap.keys, snap.eventTsMs, columns, (f, e: ColumnValueError) => {
+      throw new LarderError('LARDER_ERR_SOURCE', `feature view "${snap.name}", feature "${f.name}" (${f.dtype}): ${e.message}`);
+    });
+    const viewLayout: ViewLayout = {
+      name: snap.name,
+      rows,
+      stride: encoded.stride,
+      nullsOffset: encoded.nullsOffset,
+      fields: encoded.fields,
+      slots: data.add(bytesOf(buildSlots(snap.keys))),
+      records: data.add(encoded.records),
+      heap: data.add(encoded.heap),
+    };
+    const stats: ViewManifest['features'] = {};
+    def.features.forEach((f, i) => (stats[f.name] = computeStats(f.dtype, columns[i]!)));
+    layout.views.push(viewLayout);
+    viewManifests.push({ name: snap.name, keyCount: rows, joinKeys: snap.joinKeys, features: stats });
+  }
+
+  // Everything after the manifest: layout length, layout, padding, data.
+  const layoutBytes = packPlain(layout);
+  const content = new Uint8Array(4 + layoutBytes.length + 8 + data.length); // room for padding
+  new DataView(content.buffer).setUint32(0, layoutBytes.length, true);
+  content.set(layoutBytes, 4);
+
+  const manifest: BundleManifest = {
+    format: 'larder-bundle',
+    formatVersion: FORMAT_VERSION,
+    project: input.project,
+    version: input.version,
+    parentVersion: input.parentVersion,
+    createdAt: input.createdAt.toISOString(),
+    asOf: input.asOf.toISOString(),
+    contentSha256: '',
+    repo: input.repo,
+    views: viewManifests,
+    warnings: input.warnings ?? [],
+  };
+  // The data start must be 8-aligned from the file start, which depends on
+  // the manifest length, which holds the content hash: a hex hash has a fixed
+  // length, so pack once with a placeholder of that length to learn it.
+  manifest.contentSha256 = '0'.repeat(64);
+  const manifestLength = packPlain(manifest).length;
+  const beforePad = HEADER_BYTES + manifestLength + 4 + layoutBytes.length;
+  const pad = (ALIGN - (beforePad % ALIGN)) % ALIGN;
+  const contentLength = 4 + layoutBytes.length + pad + data.length;
+  const body = content.subarray(0, contentLength);
+  let at = 4 + layoutBytes.length + pad;
+  for (const chunk of data.chunks) {
+    body.set(chunk, at);
+    at += chunk.length;
+  }
+  manifest.contentSha256 = await sha256Hex(body);
+  const manifestBytes = packPlain(manifest);
+  if (manifestBytes.length !== manifestLength) throw new Error('encodeBundle: manifest length changed while hashing');
+
+  const out = new Uint8Array(HEADER_BYTES + manifestBytes.length + body.length);
+  out.set(MAGIC, 0);
+  const dv = new DataView(out.buffer);
+  dv.setUint16(8, FORMAT_VERSION, true);
+  dv.setUint32(12, manifestBytes.length, true);
+  out.set(hexToBytes(await sha256Hex(manifestBytes)), 16);
+  out.set(manifestBytes, HEADER_BYTES);
+  out.set(body, HEADER_BYTES + manifestBytes.length);
+  return out;
+}
+
+function hexToBytes(h: string): Uint8Array {
+  const out = new Uint8Array(h.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}

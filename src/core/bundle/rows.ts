@@ -1,0 +1,279 @@
+/**
+ * Row records: how one view's values are laid out (see ViewLayout in
+ * format.ts), written by the encoder and read through closures built once
+ * per field at open, so a read is an index computation and a typed-array
+ * access with no dispatch on dtype.
+ */
+import { pack, unpack } from 'msgpackr';
+import type { Dtype } from '../dtypes.js';
+import type { FeatureDef } from '../repo/types.js';
+import { formatTimestamp } from '../time.js';
+import type { FieldKind, FieldLayout } from './format.js';
+import { decodeUtf8 } from './utf8.js';
+
+/** Thrown for a value that cannot be stored as its dtype; the caller adds view and feature. */
+export class ColumnValueError extends Error {}
+
+export const RECORD_HEADER_BYTES = 16;
+const WIDTH: Record<FieldKind, number> = { f64: 8, f32: 4, u8: 1, str: 8, f32list: 8, packed: 8 };
+const ALIGNMENT: Record<FieldKind, number> = { f64: 8, f32: 4, u8: 1, str: 4, f32list: 4, packed: 4 };
+
+export const isVariable = (k: FieldKind): boolean => k === 'str' || k === 'f32list' || k === 'packed';
+export const fieldWidth = (k: FieldKind): number => WIDTH[k];
+export const fieldAlignment = (k: FieldKind): number => ALIGNMENT[k];
+
+const isNull = (v: unknown): boolean => v === null || v === undefined;
+
+function kindOf(dtype: Dtype, values: ArrayLike<unknown>): FieldKind {
+  switch (dtype) {
+    case 'int64':
+    case 'float64':
+    case 'timestamp':
+      return 'f64';
+    case 'float32':
+      return 'f32';
+    case 'bool':
+      return 'u8';
+    case 'string':
+      return 'str';
+    case 'float32[]':
+      // Plain vectors (embeddings) are stored as raw float32; lists holding
+      // nulls fall back to msgpack so that the nulls survive.
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i] as ArrayLike<unknown> | null;
+        if (isNull(v)) continue;
+        for (let j = 0; j < v!.length; j++) if (typeof v![j] !== 'number') return 'packed';
+      }
+      return 'f32list';
+    case 'string[]':
+    case 'int64[]':
+      return 'packed';
+  }
+}
+
+/** Places fields in the record: widest alignment first, so no padding is needed between them. */
+export function planRecord(features: readonly { name: string; kind: FieldKind; nullable: boolean }[]): { fields: (FieldLayout & { nullable: boolean })[]; stride: number; nullsOffset: number } {
+  const order = [...features.keys()].sort((a, b) => ALIGNMENT[features[b]!.kind] - ALIGNMENT[features[a]!.kind]);
+  const fields = new Array<FieldLayout & { nullable: boolean }>(features.length);
+  let at = RECORD_HEADER_BYTES;
+  for (const i of order) {
+    const f = features[i]!;
+    fields[i] = { name: f.name, kind: f.kind, offset: at, nullable: f.nullable };
+    at += WIDTH[f.kind];
+  }
+  const nullsOffset = at;
+  at += Math.ceil(features.length / 8);
+  return { fields, stride: Math.ceil(at / 8) * 8, nullsOffset };
+}
+
+/** A growable byte buffer for the heap. */
+class Heap {
+  buf = new Uint8Array(1 << 16);
+  length = 0;
+  private readonly encoder = new TextEncoder();
+  private ensure(extra: number): void {
+    if (this.length + extra <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + extra) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+  }
+  utf8(s: string): number {
+    this.ensure(s.length * 3);
+    const { written } = this.encoder.encodeInto(s, this.buf.subarray(this.length));
+    this.length += written;
+    return written;
+  }
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+  }
+  align4(): void {
+    const pad = (4 - (this.length % 4)) % 4;
+    this.ensure(pad);
+    this.buf.fill(0, this.length, this.length + pad);
+    this.length += pad;
+  }
+}
+
+function toNumber(dtype: Dtype, v: unknown, row: number): number {
+  if (typeof v === 'bigint') {
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
+      throw new ColumnValueError(`row ${row}: ${v} is outside the safe integer range (±2^53) that int64 values support; store it as a string`);
+    }
+    return Number(v);
+  }
+  if (v instanceof Date) return v.getTime();
+  if (typeof v === 'number') {
+    if (dtype === 'int64' && !Number.isSafeInteger(v)) throw new ColumnValueError(`row ${row}: ${v} is not a safe integer`);
+    return v;
+  }
+  throw new ColumnValueError(`row ${row}: expected a number for ${dtype}, got ${typeof v}`);
+}
+
+export interface EncodedRows {
+  fields: FieldLayout[];
+  stride: number;
+  nullsOffset: number;
+  records: Uint8Array;
+  heap: Uint8Array;
+}
+
+/** Writes one view's rows. `columns` holds one value array per feature, in `features` order. */
+export function encodeRows(
+  features: readonly FeatureDef[],
+  keys: readonly string[],
+  eventTsMs: ArrayLike<number>,
+  columns: readonly ArrayLike<unknown>[],
+  onFeatureError: (feature: FeatureDef, e: ColumnValueError) => never,
+): EncodedRows {
+  const n = keys.length;
+  const planned = planRecord(
+    features.map((f, i) => {
+      const values = columns[i]!;
+      let nullable = false;
+      for (let r = 0; r < n && !nullable; r++) nullable = isNull(values[r]);
+      return { name: f.name, kind: kindOf(f.dtype, values), nullable };
+    }),
+  );
+  const { stride, nullsOffset } = planned;
+  const records = new ArrayBuffer(n * stride);
+  const f64 = new Float64Array(records);
+  const f32 = new Float32Array(records);
+  const u32 = new Uint32Array(records);
+  const u8 = new Uint8Array(records);
+  const heap = new Heap();
+
+  for (let row = 0; row < n; row++) {
+    const base = row * stride;
+    f64[base / 8] = eventTsMs[row]!;
+    u32[base / 4 + 2] = heap.length;
+    u32[base / 4 + 3] = heap.utf8(keys[row]!);
+    for (let i = 0; i < features.length; i++) {
+      const f = features[i]!;
+      const field = planned.fields[i]!;
+      const v = columns[i]![row];
+      const at = base + field.offset;
+      if (isNull(v)) {
+        u8[base + nullsOffset + (i >> 3)]! |= 1 << (i & 7);
+        continue;
+      }
+      try {
+        switch (field.kind) {
+          case 'f64':
+            f64[at / 8] = toNumber(f.dtype, v, row);
+            break;
+          case 'f32':
+            f32[at / 4] = toNumber(f.dtype, v, row);
+            break;
+          case 'u8':
+            u8[at] = v === true ? 1 : 0;
+            break;
+          case 'str':
+            u32[at / 4] = heap.length;
+            u32[at / 4 + 1] = heap.utf8(String(v));
+            break;
+          case 'f32list': {
+            heap.align4();
+            const list = Float32Array.from(v as ArrayLike<number>);
+            u32[at / 4] = heap.length;
+            u32[at / 4 + 1] = list.byteLength;
+            heap.bytes(new Uint8Array(list.buffer));
+            break;
+          }
+          case 'packed': {
+            const list = Array.from(v as ArrayLike<unknown>, (x) =>
+              isNull(x) ? null : f.dtype === 'int64[]' ? toNumber('int64', x, row) : x,
+            );
+            const b = pack(list);
+            u32[at / 4] = heap.length;
+            u32[at / 4 + 1] = b.length;
+            heap.bytes(b);
+            break;
+          }
+        }
+      } catch (e) {
+        if (e instanceof ColumnValueError) onFeatureError(f, e);
+        throw e;
+      }
+    }
+    if (heap.length > 0xffffffff) throw new ColumnValueError('the view holds more than 4 GiB of keys and variable-width values');
+  }
+  return {
+    fields: planned.fields.map(({ name, kind, offset }) => ({ name, kind, offset })),
+    stride,
+    nullsOffset,
+    records: u8,
+    heap: heap.buf.subarray(0, heap.length),
+  };
+}
+
+export type FieldReader = (row: number) => unknown;
+
+/**
+ * Builds the reader of one field. `records` must be 8-byte aligned; the
+ * decoder guarantees it.
+ */
+export function fieldReader(
+  field: FieldLayout,
+  featureIndex: number,
+  dtype: Dtype,
+  stride: number,
+  nullsOffset: number,
+  records: Uint8Array,
+  heap: Uint8Array,
+): FieldReader {
+  const read = valueReader(field, dtype, stride, records, heap);
+  const u8 = records;
+  const nullByte = nullsOffset + (featureIndex >> 3);
+  const nullBit = 1 << (featureIndex & 7);
+  return (row) => (u8[row * stride + nullByte]! & nullBit ? null : read(row));
+}
+
+function valueReader(field: FieldLayout, dtype: Dtype, stride: number, records: Uint8Array, heap: Uint8Array): FieldReader {
+  const { buffer, byteOffset, byteLength } = records;
+  const off = field.offset;
+  switch (field.kind) {
+    case 'f64': {
+      const a = new Float64Array(buffer, byteOffset, byteLength / 8);
+      const s = stride / 8;
+      const o = off / 8;
+      if (dtype === 'timestamp') return (row) => formatTimestamp(a[row * s + o]!);
+      return (row) => a[row * s + o];
+    }
+    case 'f32': {
+      const a = new Float32Array(buffer, byteOffset, byteLength / 4);
+      const s = stride / 4;
+      const o = off / 4;
+      return (row) => a[row * s + o];
+    }
+    case 'u8':
+      return (row) => records[row * stride + off] === 1;
+    case 'str':
+    case 'f32list':
+    case 'packed': {
+      const a = new Uint32Array(buffer, byteOffset, byteLength / 4);
+      const s = stride / 4;
+      const o = off / 4;
+      if (field.kind === 'str') {
+        return (row) => {
+          const start = a[row * s + o]!;
+          return decodeUtf8(heap, start, start + a[row * s + o + 1]!);
+        };
+      }
+      if (field.kind === 'f32list') {
+        const floats = new Float32Array(heap.buffer, heap.byteOffset, Math.floor(heap.byteLength / 4));
+        return (row) => {
+          const start = a[row * s + o]! / 4;
+          return Array.from(floats.subarray(start, start + a[row * s + o + 1]! / 4));
+        };
+      }
+      return (row) => {
+        const start = a[row * s + o]!;
+        return unpack(heap.subarray(start, start + a[row * s + o + 1]!));
+      };
+    }
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * Feast's /get-online-features request and response shapes. Parsing turns a
+ * request into a plan (which views, which keys, which output columns) or a
+ * 4xx LarderError that names the problem; building turns resolved rows into
+ * Feast's column-oriented response.
+ */
+import { type FieldStatus, statusAt } from './asof.js';
+import { LarderError } from './errors.js';
+import { describeType } from './dtypes.js';
+import { entityKeyString, isJoinKeyValue } from './keys.js';
+import type { ServingCatalog } from './resolve/catalog.js';
+import type { ViewResult } from './resolve/resolver.js';
+import type { ViewSpec } from './resolve/tier.js';
+import { EPOCH_ISO, formatTimestamp } from './time.js';
+
+export interface OnlineFeaturesRequest {
+  features?: string[];
+  feature_service?: string;
+  entities: Record<string, unknown[]>;
+  full_feature_names?: boolean;
+}
+
+export interface FeatureVector {
+  values: unknown[];
+  statuses: FieldStatus[];
+  event_timestamps: string[];
+}
+
+export interface OnlineFeaturesResponse {
+  metadata: { feature_names: string[] };
+  results: FeatureVector[];
+}
+
+/** One output column: a feature of a view. */
+interface OutputColumn {
+  view: ViewSpec;
+  featureIndex: number;
+  name: string;
+}
+
+export interface RequestPlan {
+  entityCount: number;
+  /** Join keys as the request gave them, in request order. */
+  joinKeys: { name: string; values: unknown[] }[];
+  /** Each distinct view with its canonical entity keys, one per entity. */
+  views: { view: ViewSpec; keys: string[] }[];
+  outputs: OutputColumn[];
+}
+
+const bad = (msg: string) => new LarderError('LARDER_ERR_BAD_REQUEST', msg);
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const KNOWN_FIELDS = new Set(['features', 'feature_service', 'entities', 'full_feature_names']);
+
+export function planRequest(catalog: ServingCatalog, body: unknown, maxEntities = Infinity): RequestPlan {
+  if (!isObj(body)) throw bad(`request body must be a JSON object, got ${describeType(body)}`);
+  for (const k of Object.keys(body)) {
+    if (!KNOWN_FIELDS.has(k)) throw bad(`unknown request field "${k}" (expected: features or feature_service, entities, full_feature_names)`);
+  }
+  const fullNames = body.full_feature_names ?? false;
+  if (typeof fullNames !== 'boolean') throw bad(`"full_feature_names" must be a boolean, got ${describeType(fullNames)}`);
+
+  const refs = featureRefs(catalog, body);
+  const outputs: OutputColumn[] = [];
+  const usedViews = new Map<string, ViewSpec>();
+  for (const ref of refs) {
+    const [viewName, featureName, extra] = ref.split(':');
+    if (!viewName || !featureName || extra !== undefined) throw bad(`feature reference ${JSON.stringify(ref)} is not "view:feature"`);
+    const view = catalog.views.get(viewName);
+    if (!view) {
+      const why = catalog.offlineViews.has(viewName) ? 'is not served online (online: false)' : `does not exist (known: ${[...catalog.views.keys()].join(', ')})`;
+      throw new LarderError('LARDER_ERR_UNKNOWN_VIEW', `feature view "${viewName}" ${why}`);
+    }
+    const featureIndex = view.featureIndex.get(featureName);
+    if (featureIndex === undefined) {
+      throw new LarderError('LARDER_ERR_UNKNOWN_FEATURE', `feature view "${viewName}" has no feature "${featureName}"`);
+    }
+    usedViews.set(viewName, view);
+    outputs.push({ view, featureIndex, name: fullNames ? `${viewName}__${featureName}` : featureName });
+  }
+
+  const entities = body.entities;
+  if (!isObj(entities)) throw bad(`"entities" must be an object of join key -> array of values, got ${describeType(entities)}`);
+  const joinKeys: RequestPlan['joinKeys'] = [];
+  let entityCount = -1;
+  for (const [name, values] of Object.entries(entities)) {
+    if (!Array.isArray(values)) throw bad(`entities."${name}" must be an array of values, got ${describeType(values)}`);
+    if (entityCount === -1) entityCount = values.length;
+    else if (values.length !== entityCount) {
+      throw new LarderError('LARDER_ERR_ENTITY_LENGTHS', `entity columns have different lengths: "${joinKeys[0]!.name}" has ${entityCount} values, "${name}" has ${values.length}`);
+    }
+    joinKeys.push({ name, values });
+  }
+  if (joinKeys.length === 0) throw new LarderError('LARDER_ERR_MISSING_JOIN_KEY', '"entities" is empty: give at least one join key with its values');
+  if (entityCount > maxEntities) {
+    throw new LarderError('LARDER_ERR_TOO_MANY_ENTITIES', `request has ${entityCount} entities, more than the limit of ${maxEntities}`);
+  }
+
+  const given = new Map(joinKeys.map((j) => [j.name, j.values]));
+  const needed = new Set<string>();
+  const views: RequestPlan['views'] = [];
+  for (const view of usedViews.values()) {
+    const columns = view.joinKeys.map((jk) => {
+      needed.add(jk.name);
+      const values = given.get(jk.name);
+      if (!values) throw new LarderError('LARDER_ERR_MISSING_JOIN_KEY', `feature view "${view.name}" needs join key "${jk.name}", which "entities" does not have`);
+      for (let i = 0; i < values.length; i++) {
+        if (!isJoinKeyValue(jk.dtype, values[i])) {
+          throw new LarderError('LARDER_ERR_JOIN_KEY_TYPE', `join key "${jk.name}" is ${jk.dtype}, but value ${i} is ${JSON.stringify(values[i])} (${describeType(values[i])})`);
+        }
+      }
+      return values as (string | number)[];
+    });
+    const keys = new Array<string>(entityCount);
+    const parts = new Array<string | number>(columns.length);
+    for (let i = 0; i < entityCount; i++) {
+      for (let c = 0; c < columns.length; c++) parts[c] = columns[c]![i]!;
+      keys[i] = entityKeyString(parts);
+    }
+    views.push({ view, keys });
+  }
+  for (const j of joinKeys) {
+    if (!needed.has(j.name)) {
+      throw new LarderError('LARDER_ERR_EXTRA_JOIN_KEY', `join key "${j.name}" is not used by any requested feature view (they use: ${[...needed].join(', ')})`);
+    }
+  }
+  return { entityCount, joinKeys, views, outputs };
+}
+
+function featureRefs(catalog: ServingCatalog, body: Record<string, unknown>): readonly string[] {
+  const { features, feature_service: service } = body;
+  if (features !== undefined && service !== undefined) throw bad('give either "features" or "feature_service", not both');
+  if (service !== undefined) {
+    if (typeof service !== 'string') throw bad(`"feature_service" must be a string, got ${describeType(service)}`);
+    const refs = catalog.services.get(service);
+    if (!refs) throw new LarderError('LARDER_ERR_UNKNOWN_SERVICE', `feature service "${service}" does not exist (known: ${[...catalog.services.keys()].join(', ') || 'none'})`);
+    return refs;
+  }
+  if (!Array.isArray(features) || features.length === 0 || !features.every((f) => typeof f === 'string')) {
+    throw bad('"features" must be a non-empty array of "view:feature" strings (or give "feature_service")');
+  }
+  return features;
+}
+
+/** Builds Feast's response from resolved rows, judging statuses at `nowMs`. */
+export function buildResponse(plan: RequestPlan, results: ReadonlyMap<string, ViewResult>, nowMs: number): OnlineFeaturesResponse {
+  const n = plan.entityCount;
+  const featureNames: string[] = [];
+  const vectors: FeatureVector[] = [];
+  for (const jk of plan.joinKeys) {
+    featureNames.push(jk.name);
+    vectors.push({
+      values: jk.values,
+      statuses: new Array<FieldStatus>(n).fill('PRESENT'),
+      event_timestamps: new Array<string>(n).fill(EPOCH_ISO),
+    });
+  }
+  for (const out of plan.outputs) {
+    const { view, featureIndex } = out;
+    const rows = results.get(view.name)!.rows;
+    const def = view.features[featureIndex]!;
+    const fallback = def.default ?? null;
+    const values = new Array<unknown>(n);
+    const statuses = new Array<FieldStatus>(n);
+    const stamps = new Array<string>(n);
+    for (let i = 0; i < n; i++) {
+      const row = rows[i];
+      const value = row ? row.values[featureIndex] : null;
+      const status = row ? statusAt(row.eventTsMs, value, nowMs, view.ttlSeconds) : 'NOT_FOUND';
+      if (status === 'NOT_FOUND') {
+        values[i] = fallback;
+        stamps[i] = EPOCH_ISO;
+      } else {
+        values[i] = value ?? null;
+        stamps[i] = formatTimestamp(row!.eventTsMs);
+      }
+      statuses[i] = status;
+    }
+    featureNames.push(out.name);
+    vectors.push({ values, statuses, event_timestamps: stamps });
+  }
+  return { metadata: { feature_names: featureNames }, results: vectors };
+}

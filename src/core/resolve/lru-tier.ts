@@ -1,0 +1,53 @@
+/**
+ * The LRU tier: rows recently served, bounded by an estimate of their bytes.
+ * It holds rows of one bundle generation; whoever swaps the bundle clears it.
+ */
+import { LRUCache } from 'lru-cache';
+import type { Row, Tier, ViewSpec } from './tier.js';
+
+/** Rough heap bytes of a row, so the cache bound tracks real memory. */
+export function estimateRowBytes(key: string, row: Row): number {
+  let bytes = 64 + key.length * 2 + row.values.length * 16;
+  for (const v of row.values) {
+    if (typeof v === 'string') bytes += v.length * 2;
+    else if (Array.isArray(v)) bytes += 16 + v.length * 16;
+  }
+  return bytes;
+}
+
+export class LruTier implements Tier {
+  readonly name = 'lru' as const;
+  private readonly cache: LRUCache<string, Row>;
+  private hits = 0;
+  private misses = 0;
+
+  constructor(readonly maxBytes: number) {
+    this.cache = new LRUCache<string, Row>({
+      maxSize: Math.max(1, maxBytes),
+      sizeCalculation: (row, key) => estimateRowBytes(key, row),
+    });
+  }
+
+  lookup(view: ViewSpec, keys: readonly string[], missing: readonly number[], found: (Row | undefined)[]): void {
+    const prefix = view.name + '\u0000';
+    for (const i of missing) {
+      const row = this.cache.get(prefix + keys[i]);
+      if (row) {
+        found[i] = row;
+        this.hits++;
+      } else this.misses++;
+    }
+  }
+
+  remember(view: ViewSpec, key: string, row: Row): void {
+    if (this.maxBytes > 0) this.cache.set(view.name + '\u0000' + key, row);
+  }
+
+  clear(): void {
+    this.cache.clear();
+  }
+
+  stats(): { entries: number; bytes: number; hits: number; misses: number } {
+    return { entries: this.cache.size, bytes: this.cache.calculatedSize, hits: this.hits, misses: this.misses };
+  }
+}
