@@ -32,6 +32,7 @@ async function readHead(bytes: Uint8Array): Promise<{ manifest: BundleManifest; 
   if (formatVersion !== FORMAT_VERSION) {
     throw new LarderError('LARDER_ERR_BUNDLE_VERSION', `unsupported bundle format version ${formatVersion} (this larder reads ${FORMAT_VERSION})`);
   }
+  if (dv.getUint16(10, true) !== 0) throw corrupt('reserved header bytes are not zero');
   const manifestLength = dv.getUint32(12, true);
   const manifestEnd = HEADER_BYTES + manifestLength;
   if (manifestEnd + 4 > bytes.length) throw corrupt(`truncated: manifest needs ${manifestEnd + 4} bytes, file has ${bytes.length}`);
