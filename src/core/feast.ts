@@ -106,7 +106,7 @@ export function planRequest(catalog: ServingCatalog, body: unknown, maxEntities 
       if (!values) throw new LarderError('LARDER_ERR_MISSING_JOIN_KEY', `feature view "${view.name}" needs join key "${jk.name}", which "entities" does not have`);
       for (let i = 0; i < values.length; i++) {
         if (!isJoinKeyValue(jk.dtype, values[i])) {
-          throw new LarderError('LARDER_ERR_JOIN_KEY_TYPE', `join key "${jk.name}" is ${jk.dtype}, but value ${i} is ${JSON.stringify(values[i])} (${describeType(values[i])})`);
+          throw new LarderError('LARDER_ERR_JOIN_KEY_TYPE', `join key "${jk.name}" is ${jk.dtype}, but value ${i} is ${previewValue(values[i])} (${describeType(values[i])})`);
         }
       }
       return values as (string | number)[];
@@ -125,6 +125,18 @@ export function planRequest(catalog: ServingCatalog, body: unknown, maxEntities 
     }
   }
   return { entityCount, joinKeys, views, outputs };
+}
+
+/**
+ * A short rendering of a request value for an error message. Never throws:
+ * JSON.stringify overflows the stack on deeply nested input, and a request
+ * must not be able to turn its own error message into a 500.
+ */
+function previewValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}...` : v);
+  if (Array.isArray(v)) return `[...${v.length} items]`;
+  if (typeof v === 'object' && v !== null) return '{...}';
+  return String(v);
 }
 
 function featureRefs(catalog: ServingCatalog, body: Record<string, unknown>): readonly string[] {
@@ -155,9 +167,22 @@ export function buildResponse(plan: RequestPlan, results: ReadonlyMap<string, Vi
       event_timestamps: new Array<string>(n).fill(EPOCH_ISO),
     });
   }
+  // The features of one view share their rows' event times: each is
+  // formatted once per request, not once per feature (formatting dominated
+  // the cost of building a wide response).
+  const stampsByView = new Map<string, string[]>();
   for (const out of plan.outputs) {
     const { view, featureIndex } = out;
     const rows = results.get(view.name)!.rows;
+    let rowStamps = stampsByView.get(view.name);
+    if (!rowStamps) {
+      rowStamps = new Array<string>(n);
+      for (let i = 0; i < n; i++) {
+        const row = rows[i];
+        rowStamps[i] = row ? formatTimestamp(row.eventTsMs) : EPOCH_ISO;
+      }
+      stampsByView.set(view.name, rowStamps);
+    }
     const def = view.features[featureIndex]!;
     const fallback = def.default ?? null;
     const values = new Array<unknown>(n);
@@ -172,7 +197,7 @@ export function buildResponse(plan: RequestPlan, results: ReadonlyMap<string, Vi
         stamps[i] = EPOCH_ISO;
       } else {
         values[i] = value ?? null;
-        stamps[i] = formatTimestamp(row!.eventTsMs);
+        stamps[i] = rowStamps[i]!;
       }
       statuses[i] = status;
     }

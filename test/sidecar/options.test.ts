@@ -1,0 +1,91 @@
+/** `larder serve` options: flag over environment over default, and errors naming both. */
+import { describe, expect, it } from 'vitest';
+import { OptionError, SERVE_OPTIONS, helpText, optionsMarkdownTable, parseBytes, parseServeArgs } from '../../src/sidecar/options.js';
+
+const parse = (argv: string[], env: Record<string, string> = {}) => {
+  const r = parseServeArgs(argv, env);
+  if (r.help) throw new Error('unexpected --help');
+  return r.options;
+};
+
+describe('parseServeArgs', () => {
+  it('defaults', () => {
+    expect(parse(['--bundles', 'b'])).toEqual({
+      bundles: 'b', host: '127.0.0.1', port: 6566, cacheMaxBytes: 64 * 1024 * 1024, maxBodyBytes: 1024 * 1024,
+      maxEntities: 10_000, pollMs: 2000, shutdownGraceMs: 10_000,
+    });
+  });
+
+  it('environment variables fill what flags leave out; flags win', () => {
+    const env = { LARDER_BUNDLES: '/env', LARDER_PORT: '7000', LARDER_HOST: '0.0.0.0', LARDER_CACHE_MAX_BYTES: '1MiB', LARDER_MAX_BODY_BYTES: '2048', LARDER_MAX_ENTITIES: '50', LARDER_POLL_MS: '100', LARDER_SHUTDOWN_GRACE_MS: '0' };
+    expect(parse([], env)).toEqual({ bundles: '/env', host: '0.0.0.0', port: 7000, cacheMaxBytes: 1024 * 1024, maxBodyBytes: 2048, maxEntities: 50, pollMs: 100, shutdownGraceMs: 0 });
+    expect(parse(['--port', '7001', '--bundles=/flag', '--max-entities', '3'], env)).toMatchObject({ bundles: '/flag', port: 7001, maxEntities: 3, host: '0.0.0.0' });
+  });
+
+  it('an empty environment variable counts as unset', () => {
+    expect(parse(['--bundles', 'b'], { LARDER_PORT: '' }).port).toBe(6566);
+  });
+
+  it('--bundles is required, named with its variable', () => {
+    expect(() => parse([])).toThrow(OptionError);
+    expect(() => parse([])).toThrow(/--bundles \(or LARDER_BUNDLES\) is required/);
+  });
+
+  const bad: [string[], Record<string, string>, RegExp][] = [
+    [['--port', 'abc'], {}, /--port \(LARDER_PORT\) must be an integer from 0 to 65535, got "abc" from --port/],
+    [['--port', '70000'], {}, /--port \(LARDER_PORT\) must be an integer from 0 to 65535/],
+    [['--port', '-1'], {}, /--port/],
+    [[], { LARDER_PORT: '1.5' }, /--port \(LARDER_PORT\) must be an integer from 0 to 65535, got "1.5" from LARDER_PORT/],
+    [['--cache-max-bytes', '64MB'], {}, /--cache-max-bytes \(LARDER_CACHE_MAX_BYTES\) must be at least 0: a number of bytes, optionally with KiB, MiB or GiB/],
+    [['--max-body-bytes', '1'], {}, /--max-body-bytes \(LARDER_MAX_BODY_BYTES\) must be at least 2/],
+    [['--max-entities', '0'], {}, /--max-entities \(LARDER_MAX_ENTITIES\) must be an integer from 1/],
+    [[], { LARDER_POLL_MS: 'often' }, /--poll-ms \(LARDER_POLL_MS\) .* got "often" from LARDER_POLL_MS/],
+    [['--host', ' '], {}, /--host \(LARDER_HOST\) must be a host name or IP address/],
+    [['--shutdown-grace-ms', 'x'], {}, /--shutdown-grace-ms \(LARDER_SHUTDOWN_GRACE_MS\)/],
+  ];
+  for (const [argv, env, message] of bad) {
+    it(`refuses ${[...argv, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)].join(' ')}`, () => {
+      expect(() => parse(['--bundles', 'b', ...argv], env)).toThrow(message);
+    });
+  }
+
+  it('unknown flags and positionals are errors', () => {
+    expect(() => parse(['--bundles', 'b', '--prot', '1'])).toThrow(OptionError);
+    expect(() => parse(['--bundles', 'b', '--prot', '1'])).toThrow(/--prot/);
+    expect(() => parse(['--bundles', 'b', 'extra'])).toThrow(OptionError);
+  });
+
+  it('--help', () => {
+    expect(parseServeArgs(['--help'], {})).toEqual({ help: true });
+    expect(parseServeArgs(['-h'], {})).toEqual({ help: true });
+  });
+});
+
+describe('parseBytes', () => {
+  it('reads digits and binary units', () => {
+    expect(parseBytes('1048576')).toBe(1048576);
+    expect(parseBytes('512KiB')).toBe(512 * 1024);
+    expect(parseBytes('64mib')).toBe(64 * 1024 * 1024);
+    expect(parseBytes('2 GiB')).toBe(2 * 1024 ** 3);
+    expect(parseBytes('1.5MiB')).toBeUndefined();
+    expect(parseBytes('10MB')).toBeUndefined();
+    expect(parseBytes('')).toBeUndefined();
+  });
+});
+
+describe('help and README table come from the same list', () => {
+  it('every option appears with its flag, variable and default', () => {
+    const help = helpText();
+    const table = optionsMarkdownTable();
+    for (const o of SERVE_OPTIONS) {
+      expect(help).toContain(o.flag);
+      expect(help).toContain(o.env);
+      expect(table).toContain(`\`${o.env}\``);
+      if (o.defaultText !== undefined) {
+        expect(help).toContain(`default ${o.defaultText}`);
+        expect(table).toContain(`\`${o.defaultText}\``);
+      }
+    }
+    expect(table.split('\n')).toHaveLength(SERVE_OPTIONS.length + 2);
+  });
+});
