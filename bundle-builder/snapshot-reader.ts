@@ -1,0 +1,268 @@
+/**
+ * Streams a snapshot table out of DuckDB into the columns encodeBundle
+ * takes: canonical key strings, event times and one value array per feature.
+ * Numbers land in Float64Arrays; a column becomes a plain array only when it
+ * holds nulls (a typed array cannot), so a dense numeric column is never one
+ * JS value per row.
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { Dtype, JoinKeyDtype } from '../src/core/dtypes.js';
+import { KEY_SEPARATOR, entityKeyString } from '../src/core/keys.js';
+import {
+  ListReader, StringReader, type Validity, type Vector, bigIntAt, isValid, readBigInts, readBooleans, readDoubles,
+  validityOf, vectorOf,
+} from './duckdb-vectors.js';
+
+export interface SnapshotColumns {
+  rows: number;
+  keys: string[];
+  eventTsMs: Float64Array;
+  columns: Record<string, ArrayLike<unknown>>;
+  /** Keys whose winner only the source position decided. */
+  ties: number;
+}
+
+/** Thrown for a value the bundle cannot hold; the caller names view and file. */
+export class SnapshotValueError extends Error {}
+
+interface Sink {
+  /** Copies `rows` values of `vector` to positions [at, at + rows). */
+  read(vector: Vector, rows: number, at: number, keyOf: (i: number) => string): void;
+  finish(): ArrayLike<unknown>;
+}
+
+/** int64, float32, float64 and timestamp: numbers, with a null mask. */
+class NumberSink implements Sink {
+  readonly values: Float64Array;
+  private nulls: Uint8Array | null = null;
+  constructor(private readonly n: number, private readonly bigint: boolean, private readonly what: string) {
+    this.values = new Float64Array(n);
+  }
+  read(vector: Vector, rows: number, at: number, keyOf: (i: number) => string): void {
+    const validity = validityOf(vector, rows);
+    if (this.bigint) {
+      const bad = readBigInts(vector, rows, validity, this.values, at);
+      if (bad >= 0) {
+        throw new SnapshotValueError(`${this.what}: value ${bigIntAt(vector, rows, bad)} of key ${JSON.stringify(keyOf(bad))} is outside ±2^53, the integer range larder stores exactly; store it as a string`);
+      }
+    } else readDoubles(vector, rows, this.values, at);
+    if (validity === null) return;
+    for (let i = 0; i < rows; i++) {
+      if (!isValid(validity, i)) (this.nulls ??= new Uint8Array(this.n))[at + i] = 1;
+    }
+  }
+  finish(): ArrayLike<number | null> {
+    const nulls = this.nulls;
+    if (!nulls) return this.values;
+    const out = new Array<number | null>(this.n);
+    for (let i = 0; i < this.n; i++) out[i] = nulls[i] ? null : this.values[i]!;
+    return out;
+  }
+}
+
+class BoolSink implements Sink {
+  private readonly bytes: Uint8Array;
+  private readonly out: (boolean | null)[];
+  constructor(n: number) {
+    this.bytes = new Uint8Array(n);
+    this.out = new Array<boolean | null>(n);
+  }
+  read(vector: Vector, rows: number, at: number): void {
+    readBooleans(vector, rows, this.bytes, at);
+    const validity = validityOf(vector, rows);
+    for (let i = 0; i < rows; i++) this.out[at + i] = isValid(validity, i) ? this.bytes[at + i] !== 0 : null;
+  }
+  finish(): (boolean | null)[] {
+    return this.out;
+  }
+}
+
+class StringSink implements Sink {
+  private readonly out: (string | null)[];
+  constructor(n: number) {
+    this.out = new Array<string | null>(n);
+  }
+  read(vector: Vector, rows: number, at: number): void {
+    const validity = validityOf(vector, rows);
+    const reader = new StringReader(vector, rows);
+    for (let i = 0; i < rows; i++) this.out[at + i] = isValid(validity, i) ? reader.get(i) : null;
+  }
+  finish(): (string | null)[] {
+    return this.out;
+  }
+}
+
+/** float32[]: a Float32Array per row, or a number[] when the list holds nulls. */
+class FloatListSink implements Sink {
+  private readonly out: (Float32Array | (number | null)[] | null)[];
+  constructor(n: number) {
+    this.out = new Array(n);
+  }
+  read(vector: Vector, rows: number, at: number): void {
+    const validity = validityOf(vector, rows);
+    const list = new ListReader(vector, rows);
+    const floats = list.floats();
+    const cv = list.childValidity;
+    for (let i = 0; i < rows; i++) {
+      if (!isValid(validity, i)) {
+        this.out[at + i] = null;
+        continue;
+      }
+      const start = list.offset(i);
+      const end = start + list.length(i);
+      let hasNull = false;
+      if (cv !== null) for (let j = start; j < end && !hasNull; j++) hasNull = !isValid(cv, j);
+      if (!hasNull) this.out[at + i] = floats.slice(start, end);
+      else {
+        const arr = new Array<number | null>(end - start);
+        for (let j = start; j < end; j++) arr[j - start] = isValid(cv, j) ? floats[j]! : null;
+        this.out[at + i] = arr;
+      }
+    }
+  }
+  finish(): ArrayLike<unknown> {
+    return this.out;
+  }
+}
+
+/** string[] and int64[]: a plain array per row (elements may be null). */
+class ListSink implements Sink {
+  private readonly out: (unknown[] | null)[];
+  constructor(n: number, private readonly element: 'string' | 'int64', private readonly what: string) {
+    this.out = new Array(n);
+  }
+  read(vector: Vector, rows: number, at: number, keyOf: (i: number) => string): void {
+    const validity = validityOf(vector, rows);
+    const list = new ListReader(vector, rows);
+    const cv = list.childValidity;
+    let get: (j: number) => unknown;
+    if (this.element === 'string') {
+      const strings = new StringReader(list.child, list.childSize);
+      get = (j) => strings.get(j);
+    } else {
+      const ints = new Float64Array(list.childSize);
+      const bad = readBigInts(list.child, list.childSize, cv, ints, 0);
+      if (bad >= 0) {
+        let row = 0;
+        while (row < rows - 1 && list.offset(row + 1) <= bad) row++;
+        throw new SnapshotValueError(`${this.what}: element ${bigIntAt(list.child, list.childSize, bad)} of key ${JSON.stringify(keyOf(row))} is outside ±2^53, the integer range larder stores exactly`);
+      }
+      get = (j) => ints[j];
+    }
+    for (let i = 0; i < rows; i++) {
+      if (!isValid(validity, i)) {
+        this.out[at + i] = null;
+        continue;
+      }
+      const start = list.offset(i);
+      const len = list.length(i);
+      const arr = new Array<unknown>(len);
+      for (let j = 0; j < len; j++) arr[j] = isValid(cv, start + j) ? get(start + j) : null;
+      this.out[at + i] = arr;
+    }
+  }
+  finish(): ArrayLike<unknown> {
+    return this.out;
+  }
+}
+
+function sinkFor(dtype: Dtype, n: number, what: string): Sink {
+  switch (dtype) {
+    case 'int64':
+    case 'timestamp':
+      return new NumberSink(n, true, what);
+    case 'float32':
+    case 'float64':
+      return new NumberSink(n, false, what);
+    case 'bool':
+      return new BoolSink(n);
+    case 'string':
+      return new StringSink(n);
+    case 'float32[]':
+      return new FloatListSink(n);
+    case 'string[]':
+      return new ListSink(n, 'string', what);
+    case 'int64[]':
+      return new ListSink(n, 'int64', what);
+  }
+}
+
+/** Reads join key columns of one chunk into canonical key strings. */
+function readKeys(
+  vectors: Vector[],
+  joinKeys: readonly { name: string; dtype: JoinKeyDtype }[],
+  rows: number,
+  out: string[],
+  at: number,
+  what: string,
+): void {
+  const parts = new Array<string | number>(joinKeys.length);
+  const readers = joinKeys.map((jk, c) => {
+    if (jk.dtype === 'string') {
+      const r = new StringReader(vectors[c]!, rows);
+      return (i: number) => {
+        const s = r.get(i);
+        if (s.includes(KEY_SEPARATOR)) throw new SnapshotValueError(`${what}, join key "${jk.name}": value ${JSON.stringify(s)} contains U+001F, which separates composite key parts`);
+        return s;
+      };
+    }
+    const ints = new Float64Array(rows);
+    const bad = readBigInts(vectors[c]!, rows, null, ints, 0);
+    if (bad >= 0) {
+      throw new SnapshotValueError(`${what}, join key "${jk.name}": value ${bigIntAt(vectors[c]!, rows, bad)} is outside ±2^53; use a string join key`);
+    }
+    return (i: number) => ints[i]!;
+  });
+  for (let i = 0; i < rows; i++) {
+    for (let c = 0; c < readers.length; c++) parts[c] = readers[c]!(i);
+    out[at + i] = entityKeyString(parts);
+  }
+}
+
+export interface ReadSnapshotOptions {
+  /** For messages: `feature view "x"`. */
+  what: string;
+  joinKeys: readonly { name: string; dtype: JoinKeyDtype }[];
+  features: readonly { name: string; dtype: Dtype }[];
+  /** Called after each chunk with the rows read so far. */
+  onRows?: (rowsRead: number) => void;
+}
+
+/**
+ * Reads `SELECT * FROM <table>` whose columns are, in order: the join keys,
+ * event time (BIGINT epoch ms), the features, and the tie flag (BOOLEAN).
+ * `rows` is the table's row count (known from the snapshot step).
+ */
+export async function readSnapshot(conn: DuckDBConnection, sql: string, rows: number, opts: ReadSnapshotOptions): Promise<SnapshotColumns> {
+  const nKeys = opts.joinKeys.length;
+  const keys = new Array<string>(rows);
+  const eventTsMs = new Float64Array(rows);
+  const sinks = opts.features.map((f) => sinkFor(f.dtype, rows, `${opts.what}, feature "${f.name}"`));
+  let ties = 0;
+  let at = 0;
+  const result = await conn.stream(sql);
+  for (;;) {
+    const chunk = await result.fetchChunk();
+    if (!chunk || chunk.rowCount === 0) break;
+    const n = chunk.rowCount;
+    if (at + n > rows) throw new Error(`readSnapshot: the snapshot holds more than the ${rows} rows counted`);
+    const raw = chunk.chunk;
+    readKeys(Array.from({ length: nKeys }, (_, c) => vectorOf(raw, c)), opts.joinKeys, n, keys, at, opts.what);
+    const eventVector = vectorOf(raw, nKeys);
+    readBigInts(eventVector, n, null, eventTsMs, at);
+    const base = at;
+    const keyOf = (i: number) => keys[base + i]!;
+    sinks.forEach((sink, f) => sink.read(vectorOf(raw, nKeys + 1 + f), n, at, keyOf));
+    const tieVector = vectorOf(raw, nKeys + 1 + sinks.length);
+    const tieValidity: Validity = validityOf(tieVector, n);
+    const tieBytes = new Uint8Array(n);
+    readBooleans(tieVector, n, tieBytes, 0);
+    for (let i = 0; i < n; i++) if (tieBytes[i] && isValid(tieValidity, i)) ties++;
+    at += n;
+    opts.onRows?.(at);
+  }
+  if (at !== rows) throw new Error(`readSnapshot: read ${at} rows, expected ${rows}`);
+  const columns: Record<string, ArrayLike<unknown>> = {};
+  opts.features.forEach((f, i) => (columns[f.name] = sinks[i]!.finish()));
+  return { rows, keys, eventTsMs, columns, ties };
+}

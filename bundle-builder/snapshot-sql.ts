@@ -1,0 +1,92 @@
+/**
+ * The as-of snapshot in DuckDB SQL: for each entity key, the source row that
+ * is the value at `as_of`. This is the SQL form of the rule stated once in
+ * src/core/asof.ts (isVisibleAt, compareCandidates, ASOF_ORDER) and in
+ * ARCHITECTURE.md; any change to the rule changes both, and the property
+ * test in test/bundle-builder checks them against a brute-force oracle.
+ *
+ *   visible:  event_ts IS NOT NULL AND event_ts <= as_of
+ *   winner:   greatest event_ts, then greatest created_ts (a row without a
+ *             created_ts loses to one with it, as compareCandidates treats
+ *             null as -Infinity), then greatest source position
+ *             (file path, then row number within the file).
+ *   tie:      the runner-up has the same event_ts and created_ts, so only
+ *             the source position decided; counted as a build warning.
+ *
+ * Rows with a null join key belong to no entity and are left out.
+ */
+import { ASOF_ORDER } from '../src/core/asof.js';
+import { sqlIdent } from './duckdb.js';
+import type { ViewReadPlan } from './sources/check.js';
+import { FILE_COLUMN, ROW_COLUMN } from './sources/source.js';
+
+/** Output columns of the snapshot, besides the features (named as the features are). */
+export const KEY_PREFIX = '__larder_k';
+export const EVENT_COLUMN = '__larder_event_ms';
+export const TIE_COLUMN = '__larder_tie';
+
+export const HOT_PREFIX = '__larder_hot';
+
+const CREATED_COLUMN = '__larder_created_ms';
+
+// The ORDER BY below spells out ASOF_ORDER; this guards against the two drifting apart.
+if (ASOF_ORDER.join() !== 'event_ts,created_ts,source_position') {
+  throw new Error('snapshot-sql.ts: ASOF_ORDER changed in src/core/asof.ts; update the snapshot ORDER BY');
+}
+
+export interface SnapshotOptions {
+  asOfMs: number;
+  /**
+   * Restricts the snapshot to these keys: a table with VARCHAR columns
+   * `__larder_hot0..n` holding each join key's canonical text (see
+   * keys.ts: an integer as its decimal digits), in join key order.
+   */
+  hotKeysTable?: string;
+}
+
+/** The source rows visible at as_of, with key, time and position columns. */
+function visibleRowsSql(plan: ViewReadPlan, opts: SnapshotOptions): string {
+  // Keys as BIGINT or VARCHAR whatever their source width: the reader reads 8-byte integers.
+  const keys = plan.joinKeys.map((k, i) => `CAST(${sqlIdent(k.name)} AS ${k.dtype === 'int64' ? 'BIGINT' : 'VARCHAR'}) AS ${KEY_PREFIX}${i}`);
+  const created = plan.createdTsSql ?? 'CAST(NULL AS BIGINT)';
+  const features = plan.features.map((f) => `${f.sql} AS ${sqlIdent(f.name)}`);
+  const notNullKeys = plan.joinKeys.map((k) => `${sqlIdent(k.name)} IS NOT NULL`);
+  let from = `${plan.source.relation} AS s`;
+  if (opts.hotKeysTable) {
+    const on = plan.joinKeys.map((k, i) => `CAST(s.${sqlIdent(k.name)} AS VARCHAR) = h.${HOT_PREFIX}${i}`).join(' AND ');
+    from += ` SEMI JOIN ${sqlIdent(opts.hotKeysTable)} AS h ON ${on}`;
+  }
+  return `SELECT ${[...keys, `${plan.eventTsSql} AS ${EVENT_COLUMN}`, `${created} AS ${CREATED_COLUMN}`, `s.${FILE_COLUMN}`, `s.${ROW_COLUMN}`, ...features].join(', ')}
+    FROM ${from}
+    WHERE ${[...notNullKeys, `${plan.eventTsSql} <= ${Math.floor(opts.asOfMs)}`].join(' AND ')}`;
+}
+
+/**
+ * The snapshot query: one row per entity key with the key columns
+ * (`__larder_k0..`), the event time in epoch ms, every feature, and whether
+ * the winner was decided by source position alone.
+ */
+export function snapshotSql(plan: ViewReadPlan, opts: SnapshotOptions): string {
+  const keyCols = plan.joinKeys.map((_, i) => `${KEY_PREFIX}${i}`);
+  const features = plan.features.map((f) => sqlIdent(f.name));
+  const next = (c: string) => `lead(${c}) OVER w`;
+  const tie = `(${next(EVENT_COLUMN)} IS NOT DISTINCT FROM ${EVENT_COLUMN} AND ${next(CREATED_COLUMN)} IS NOT DISTINCT FROM ${CREATED_COLUMN}) AS ${TIE_COLUMN}`;
+  return `WITH visible AS (${visibleRowsSql(plan, opts)})
+    SELECT ${[...keyCols, EVENT_COLUMN, ...features, tie].join(', ')}
+    FROM visible
+    WINDOW w AS (
+      PARTITION BY ${keyCols.join(', ')}
+      ORDER BY ${EVENT_COLUMN} DESC, ${CREATED_COLUMN} DESC NULLS LAST, ${FILE_COLUMN} DESC, ${ROW_COLUMN} DESC
+    )
+    QUALIFY row_number() OVER w = 1`;
+}
+
+/** Counts of the source's rows: all, visible at as_of, and those skipped for a null key or time. */
+export function sourceCountsSql(plan: ViewReadPlan, asOfMs: number): string {
+  const nullKey = plan.joinKeys.map((k) => `${sqlIdent(k.name)} IS NULL`).join(' OR ');
+  return `SELECT count(*) AS total,
+      count(*) FILTER (WHERE ${nullKey}) AS null_key,
+      count(*) FILTER (WHERE ${plan.eventTsSql} IS NULL) AS null_time,
+      count(*) FILTER (WHERE NOT (${nullKey}) AND ${plan.eventTsSql} <= ${Math.floor(asOfMs)}) AS visible
+    FROM ${plan.source.relation} AS s`;
+}
