@@ -61,22 +61,12 @@ export function planRequest(catalog: ServingCatalog, body: unknown, maxEntities 
   if (typeof fullNames !== 'boolean') throw bad(`"full_feature_names" must be a boolean, got ${describeType(fullNames)}`);
 
   const refs = featureRefs(catalog, body);
-  const outputs: OutputColumn[] = [];
+  const outputs: OutputColumn[] = new Array(refs.length);
   const usedViews = new Map<string, ViewSpec>();
-  for (const ref of refs) {
-    const [viewName, featureName, extra] = ref.split(':');
-    if (!viewName || !featureName || extra !== undefined) throw bad(`feature reference ${JSON.stringify(ref)} is not "view:feature"`);
-    const view = catalog.views.get(viewName);
-    if (!view) {
-      const why = catalog.offlineViews.has(viewName) ? 'is not served online (online: false)' : `does not exist (known: ${[...catalog.views.keys()].join(', ')})`;
-      throw new LarderError('LARDER_ERR_UNKNOWN_VIEW', `feature view "${viewName}" ${why}`);
-    }
-    const featureIndex = view.featureIndex.get(featureName);
-    if (featureIndex === undefined) {
-      throw new LarderError('LARDER_ERR_UNKNOWN_FEATURE', `feature view "${viewName}" has no feature "${featureName}"`);
-    }
-    usedViews.set(viewName, view);
-    outputs.push({ view, featureIndex, name: fullNames ? `${viewName}__${featureName}` : featureName });
+  for (let i = 0; i < refs.length; i++) {
+    const ref = catalog.refs.get(refs[i]!) ?? unknownRef(catalog, refs[i]!);
+    usedViews.set(ref.view.name, ref.view);
+    outputs[i] = { view: ref.view, featureIndex: ref.featureIndex, name: fullNames ? ref.fullName : ref.shortName };
   }
 
   const entities = body.entities;
@@ -137,6 +127,18 @@ function previewValue(v: unknown): string {
   if (Array.isArray(v)) return `[...${v.length} items]`;
   if (typeof v === 'object' && v !== null) return '{...}';
   return String(v);
+}
+
+/** Explains why a reference that the catalog does not hold is bad; always throws. */
+function unknownRef(catalog: ServingCatalog, ref: string): never {
+  const [viewName, featureName, extra] = ref.split(':');
+  if (!viewName || !featureName || extra !== undefined) throw bad(`feature reference ${JSON.stringify(ref)} is not "view:feature"`);
+  const view = catalog.views.get(viewName);
+  if (!view) {
+    const why = catalog.offlineViews.has(viewName) ? 'is not served online (online: false)' : `does not exist (known: ${[...catalog.views.keys()].join(', ')})`;
+    throw new LarderError('LARDER_ERR_UNKNOWN_VIEW', `feature view "${viewName}" ${why}`);
+  }
+  throw new LarderError('LARDER_ERR_UNKNOWN_FEATURE', `feature view "${viewName}" has no feature "${featureName}"`);
 }
 
 function featureRefs(catalog: ServingCatalog, body: Record<string, unknown>): readonly string[] {

@@ -3,12 +3,27 @@ import { LarderError } from '../errors.js';
 import type { BundleManifest } from '../bundle/format.js';
 import type { ViewSpec } from './tier.js';
 
+/** A valid "view:feature" reference, resolved once per catalog. */
+export interface FeatureRef {
+  view: ViewSpec;
+  featureIndex: number;
+  /** Output name with full_feature_names false / true. */
+  shortName: string;
+  fullName: string;
+}
+
 export interface ServingCatalog {
   project: string;
   /** Online views held by the bundle. */
   views: ReadonlyMap<string, ViewSpec>;
   /** Feature service name -> "view:feature" refs with "view:*" expanded. */
   services: ReadonlyMap<string, readonly string[]>;
+  /**
+   * Every servable "view:feature" string. Requests repeat the same refs, so a
+   * lookup here replaces parsing each one (splitting strings cost more than
+   * the whole bundle lookup).
+   */
+  refs: ReadonlyMap<string, FeatureRef>;
   /** Views defined in the repo but not served online (for clearer errors). */
   offlineViews: ReadonlySet<string>;
 }
@@ -39,6 +54,12 @@ export function catalogFromManifest(manifest: BundleManifest): ServingCatalog {
     }
     services.set(s.name, refs);
   }
+  const refs = new Map<string, FeatureRef>();
+  for (const view of views.values()) {
+    view.features.forEach((f, featureIndex) => {
+      refs.set(`${view.name}:${f.name}`, { view, featureIndex, shortName: f.name, fullName: `${view.name}__${f.name}` });
+    });
+  }
   const offlineViews = new Set(manifest.repo.featureViews.filter((v) => !views.has(v.name)).map((v) => v.name));
-  return { project: manifest.project, views, services, offlineViews };
+  return { project: manifest.project, views, services, refs, offlineViews };
 }
