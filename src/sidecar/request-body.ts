@@ -28,11 +28,11 @@ function acceptsContentType(header: string | undefined): boolean {
   return type === 'application/json' || type.endsWith('+json') || type === 'text/plain' || type === 'application/x-www-form-urlencoded' || type === '';
 }
 
-/** Checks the headers, reads the body and parses it as JSON, or throws a 4xx LarderError. */
-export async function readJsonBody(c: Context, maxBytes: number): Promise<unknown> {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  // Node's own header object is a plain lookup; the Request's is not free.
-  const header = incoming ? (name: string) => incoming.headers[name] as string | undefined : (name: string) => c.req.header(name);
+/** Reads one request header (lower-case name). */
+export type HeaderReader = (name: string) => string | undefined;
+
+/** Refuses, before reading the body, what its headers already show to be bad. */
+export function checkBodyHeaders(header: HeaderReader, maxBytes: number): void {
   const contentType = header('content-type');
   if (!acceptsContentType(contentType)) {
     throw new LarderError('LARDER_ERR_BAD_REQUEST', `content-type ${JSON.stringify(contentType)} is not supported: send the request as JSON (application/json)`);
@@ -43,9 +43,19 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<unknow
   }
   const declared = header('content-length');
   if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge(`is ${declared} bytes (Content-Length)`, maxBytes);
+}
 
-  const bytes = incoming ? await readIncoming(incoming, maxBytes) : await readWebStream(c.req.raw.body, maxBytes);
-  return parseJson(bytes);
+/**
+ * How to read a request under Hono: straight from Node's IncomingMessage
+ * when @hono/node-server runs the app (no web stream in between), else from
+ * the Request's web stream (app.request in tests, other runtimes).
+ */
+export function honoBodyReader(c: Context, maxBytes: number): { header: HeaderReader; read: () => Promise<Uint8Array> } {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (incoming) {
+    return { header: (name) => incoming.headers[name] as string | undefined, read: () => readIncoming(incoming, maxBytes) };
+  }
+  return { header: (name) => c.req.header(name), read: () => readWebStream(c.req.raw.body, maxBytes) };
 }
 
 /** Decodes UTF-8 strictly and parses JSON; every failure is a 400 naming the problem. */
@@ -66,7 +76,7 @@ export function parseJson(bytes: Uint8Array): unknown {
   }
 }
 
-function readIncoming(incoming: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
+export function readIncoming(incoming: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     if (incoming.destroyed) {
       reject(new LarderError('LARDER_ERR_BAD_REQUEST', 'the client closed the connection before sending the whole body'));
@@ -110,7 +120,7 @@ function readIncoming(incoming: IncomingMessage, maxBytes: number): Promise<Uint
   });
 }
 
-async function readWebStream(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array> {
+export async function readWebStream(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array> {
   if (!body) return new Uint8Array(0);
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];

@@ -5,15 +5,17 @@
  * after the response), closes idle keep-alive connections, and after
  * `graceMs` cuts whatever is left.
  */
-import type { Server } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { stat } from 'node:fs/promises';
-import { createAdaptorServer } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import { LruTier } from '../core/resolve/lru-tier.js';
 import { createApp } from './app.js';
 import { BundleDirSource } from './bundle-dir-source.js';
 import { type Logger, stderrLogger } from './log.js';
 import { Metrics } from './metrics.js';
 import { OptionError, type ServeOptions } from './options.js';
+import { ONLINE_ROUTE, type RouteDeps, answerOnlineFeatures } from './online-route.js';
+import { readIncoming } from './request-body.js';
 import { ServingStateHolder } from './serving-state.js';
 
 /** The sidecar could not bind its address (taken, not permitted, unknown host). */
@@ -58,14 +60,21 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
   const source = new BundleDirSource({ dir: options.bundles, pollMs: options.pollMs, holder, log, metrics });
   await source.start();
 
-  const app = createApp({
+  const deps: RouteDeps = {
     state: holder,
     now,
     limits: { maxBodyBytes: options.maxBodyBytes, maxEntities: options.maxEntities },
     metrics,
     log,
+  };
+  // Hono answers every route; the one hot route is also wired straight to
+  // node:http, to the same answerOnlineFeatures, skipping the adapter's
+  // per-request cost.
+  const honoListener = getRequestListener(createApp(deps).fetch);
+  const server = createServer((req, res) => {
+    if (req.method === 'POST' && req.url === ONLINE_ROUTE) void answerDirect(deps, req, res);
+    else void honoListener(req, res);
   });
-  const server = createAdaptorServer({ fetch: app.fetch, hostname: options.host }) as Server;
   try {
     await listen(server, options.port, options.host);
   } catch (e) {
@@ -137,6 +146,17 @@ async function checkBundleDir(dir: string): Promise<void> {
     // A directory that does not exist yet is fine: it is polled until a bundle appears.
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new OptionError(`--bundles (LARDER_BUNDLES): cannot read ${dir}: ${(e as Error).message}`);
   }
+}
+
+async function answerDirect(deps: RouteDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const start = performance.now();
+  const answer = await answerOnlineFeatures(deps, (name) => req.headers[name] as string | undefined, () => readIncoming(req, deps.limits.maxBodyBytes));
+  // An answer given before the body was read whole (413, a dropped client)
+  // closes the connection rather than reading the rest of the body.
+  if (!req.complete) answer.headers.connection = 'close';
+  res.writeHead(answer.status, answer.headers);
+  res.end(answer.body);
+  deps.metrics.observeRequest(ONLINE_ROUTE, answer.status, (performance.now() - start) / 1000);
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

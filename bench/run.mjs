@@ -1,0 +1,70 @@
+/**
+ * `npm run bench [-- <part>...] [--quick]`: the benchmarks of larder.
+ *   parts:   builder (issue 2), sidecar (issue 3); default both
+ *   --quick  small data and short runs, a smoke check (< 1 minute);
+ *            writes bench/results/<part>-quick.md instead of <part>.md
+ * Compiles the TypeScript first (dist/ is what the benchmarks import).
+ * Generated data lives in bench/.data/ and is reused across runs.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const PARTS = ['builder', 'sidecar'];
+const USAGE = `usage: npm run bench [-- [builder] [sidecar] [--quick] [--serve-args "<flags>"]]
+  builder   builder benchmark (issue 2): build time vs DuckDB, bytes, open, memory, lookups
+  sidecar   serving benchmark (issue 3): sidecar vs bare node:http under autocannon
+  --quick   small data and short runs (smoke check, under a minute); results go to *-quick.md
+  --serve-args "<flags>"  extra flags for \`larder serve\` in the sidecar part (e.g. "--cache-max-bytes 0");
+            results go to sidecar-<flags>.md, so settings can be compared`;
+
+let args;
+try {
+  args = parseArgs({
+    options: { quick: { type: 'boolean' }, 'serve-args': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+    strict: true,
+  });
+} catch (e) {
+  console.error(`bench: ${e.message}\n${USAGE}`);
+  process.exit(2);
+}
+if (args.values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const unknown = args.positionals.filter((p) => !PARTS.includes(p));
+if (unknown.length) {
+  console.error(`bench: unknown part(s) ${unknown.join(', ')}\n${USAGE}`);
+  process.exit(2);
+}
+const parts = args.positionals.length ? PARTS.filter((p) => args.positionals.includes(p)) : PARTS;
+const quick = args.values.quick === true;
+const serveArgs = (args.values['serve-args'] ?? '').split(/\s+/).filter(Boolean);
+const flags = [...args.positionals, ...(quick ? ['--quick'] : []), ...(serveArgs.length ? [`--serve-args="${serveArgs.join(' ')}"`] : [])];
+const command = `npm run bench${flags.length ? ` -- ${flags.join(' ')}` : ''}`;
+const log = (msg) => console.error(`[bench] ${msg}`);
+
+log('compiling (tsc -p tsconfig.json) ...');
+try {
+  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
+} catch {
+  log('tsc reported errors; dist/ was still emitted, benchmarking it anyway');
+}
+
+const dataRoot = join(ROOT, 'bench/.data');
+const resultsDir = join(ROOT, 'bench/results');
+await mkdir(dataRoot, { recursive: true });
+await mkdir(resultsDir, { recursive: true });
+
+const started = performance.now();
+for (const part of parts) {
+  log(`== ${part}${quick ? ' (quick)' : ''} ==`);
+  const mod = part === 'builder' ? await import('./builder.mjs') : await import('./sidecar.mjs');
+  const run = part === 'builder' ? mod.runBuilderBench : mod.runSidecarBench;
+  await run({ quick, dataRoot, resultsDir, command, log, serveArgs });
+}
+log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
