@@ -20,10 +20,6 @@ export function isDtype(s: unknown): s is Dtype {
   return typeof s === 'string' && (DTYPES as readonly string[]).includes(s);
 }
 
-export function isListDtype(d: Dtype): d is 'float32[]' | 'string[]' | 'int64[]' {
-  return d.endsWith('[]');
-}
-
 const isInt = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v);
 const isNum = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
 

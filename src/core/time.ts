@@ -11,9 +11,3 @@ export function formatTimestamp(ms: number): string {
   const iso = new Date(ms).toISOString();
   return ms % 1000 === 0 ? iso.slice(0, 19) + 'Z' : iso;
 }
-
-/** Parses an ISO-8601 time; undefined when it is not one. */
-export function parseTimestamp(s: string): number | undefined {
-  const ms = Date.parse(s);
-  return Number.isNaN(ms) ? undefined : ms;
-}

@@ -8,10 +8,10 @@
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { Float64, Int64, Table, TimestampMillisecond, Utf8, type Vector, vectorFromArray } from 'apache-arrow';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openBundle } from '../../src/bundle-file.js';
 import { buildBundle } from '../../bundle-builder/build.js';
-import { DataFiles, feastTime, removeTempDirs, tempDir, writeArrow, writeConfig } from './helpers.js';
+import { feastTime, tempDir, writeArrow, writeConfig, useDataFiles } from './helpers.js';
 
 const BASE_MS = Date.UTC(2024, 0, 1);
 const SEC = 1000;
@@ -97,14 +97,7 @@ function expected(c: Case, winner: SourceRow | undefined, value: unknown, fallba
   return { value, status, ts: feastTime(eventMs) };
 }
 
-let data: DataFiles;
-beforeAll(async () => {
-  data = await DataFiles.open();
-});
-afterAll(async () => {
-  data.close();
-  await removeTempDirs();
-});
+const data = useDataFiles();
 
 async function writeCase(dir: string, c: Case): Promise<string> {
   const ext = c.format === 'parquet' ? 'parquet' : 'arrow';

@@ -8,10 +8,10 @@ import {
   Bool, DateDay, Dictionary, Field, FixedSizeList, Float32, Float64, Int32, Int64, List, Table, TimestampMillisecond, Utf8,
   vectorFromArray,
 } from 'apache-arrow';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openBundle } from '../../src/bundle-file.js';
 import { buildBundle } from '../../bundle-builder/build.js';
-import { DataFiles, feastTime, removeTempDirs, tempDir, writeArrow, writeConfig } from './helpers.js';
+import { feastTime, tempDir, writeArrow, writeConfig, useDataFiles } from './helpers.js';
 
 const T = (iso: string) => new Date(iso);
 
@@ -122,14 +122,7 @@ function arrowTable(rows: Logical[]): Table {
   });
 }
 
-let data: DataFiles;
-beforeAll(async () => {
-  data = await DataFiles.open();
-});
-afterAll(async () => {
-  data.close();
-  await removeTempDirs();
-});
+const data = useDataFiles();
 
 async function buildAndOpen(dir: string) {
   const result = await buildBundle({ repoDir: dir, outDir: join(dir, 'out'), asOf: T('2024-02-01T00:00:00Z') });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { type Table, tableToIPC } from 'apache-arrow';
+import { afterAll, beforeAll } from 'vitest';
 
 const dirs: string[] = [];
 
@@ -90,4 +91,25 @@ export async function writeConfig(dir: string, repo: unknown, format: 'json' | '
 export function feastTime(ms: number): string {
   const iso = new Date(ms).toISOString();
   return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
+}
+
+/**
+ * One DataFiles for a test file: opened before its tests, closed (with the
+ * temp dirs removed) after them.
+ */
+export function useDataFiles(): Pick<DataFiles, 'write' | 'conn'> {
+  let files: DataFiles | undefined;
+  beforeAll(async () => {
+    files = await DataFiles.open();
+  });
+  afterAll(async () => {
+    files?.close();
+    await removeTempDirs();
+  });
+  return {
+    write: (...args) => files!.write(...args),
+    get conn() {
+      return files!.conn;
+    },
+  };
 }

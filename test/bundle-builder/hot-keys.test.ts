@@ -1,12 +1,12 @@
 /** The hot keys file: parsing, and how it limits a real build. */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openBundle } from '../../src/bundle-file.js';
 import { LarderError } from '../../src/core/errors.js';
 import { buildBundle } from '../../bundle-builder/build.js';
 import { hotKeysForView, parseHotKeys, splitFields } from '../../bundle-builder/hot-keys.js';
-import { DataFiles, removeTempDirs, tempDir, writeConfig } from './helpers.js';
+import { tempDir, writeConfig, useDataFiles } from './helpers.js';
 
 const COLUMNS = new Set(['driver_id', 'city']);
 
@@ -65,14 +65,7 @@ describe('parseHotKeys', () => {
   });
 });
 
-let data: DataFiles;
-beforeAll(async () => {
-  data = await DataFiles.open();
-});
-afterAll(async () => {
-  data.close();
-  await removeTempDirs();
-});
+const data = useDataFiles();
 
 const DAY = 86_400_000;
 const BASE = Date.UTC(2024, 0, 1);

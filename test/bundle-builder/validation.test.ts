@@ -5,11 +5,11 @@
  */
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LarderError } from '../../src/core/errors.js';
 import { buildBundle } from '../../bundle-builder/build.js';
 import { Binary, Float64, Int64, Table, TimestampMillisecond, vectorFromArray } from 'apache-arrow';
-import { DataFiles, removeTempDirs, tempDir, writeArrow, writeConfig } from './helpers.js';
+import { tempDir, writeArrow, writeConfig, useDataFiles } from './helpers.js';
 
 type Repo = {
   project: string;
@@ -28,14 +28,7 @@ const validRepo = (): Repo => ({
   }],
 });
 
-let data: DataFiles;
-beforeAll(async () => {
-  data = await DataFiles.open();
-});
-afterAll(async () => {
-  data.close();
-  await removeTempDirs();
-});
+const data = useDataFiles();
 
 const SCHEMA = { driver_id: 'BIGINT', event_ts: 'TIMESTAMP', created: 'VARCHAR', rating: 'DOUBLE', label: 'VARCHAR', score: 'DOUBLE' };
 const ROWS = [[1, new Date('2024-01-01T00:00:00Z'), 'x', 4.5, 'a', 1.5]];

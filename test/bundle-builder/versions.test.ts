@@ -1,20 +1,13 @@
 /** Version numbering, the manifest sibling, and atomic writes. */
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { listBundles, openBundle, readManifestFile } from '../../src/bundle-file.js';
 import { buildBundle } from '../../bundle-builder/build.js';
 import { nextVersion, writeFileAtomic } from '../../bundle-builder/write.js';
-import { DataFiles, removeTempDirs, tempDir, writeConfig } from './helpers.js';
+import { tempDir, writeConfig, useDataFiles } from './helpers.js';
 
-let data: DataFiles;
-beforeAll(async () => {
-  data = await DataFiles.open();
-});
-afterAll(async () => {
-  data.close();
-  await removeTempDirs();
-});
+const data = useDataFiles();
 
 async function repo(project = 'ver'): Promise<string> {
   const dir = await tempDir();

@@ -56,11 +56,4 @@ export class KeyIndex {
       i = (i + 1) & mask;
     }
   }
-
-  /** The key string of a row (for listing and tests, not the hot path). */
-  keyAt(row: number): string {
-    const at = row * this.stride4 + 2;
-    const start = this.u32[at]!;
-    return new TextDecoder().decode(this.heap.subarray(start, start + this.u32[at + 1]!));
-  }
 }
