@@ -3,7 +3,7 @@
  * tiers, build Feast's response. The in-process API and the sidecar both
  * call this; it is synchronous unless a tier is remote.
  */
-import { type OnlineFeaturesResponse, buildResponse, planRequest } from './feast.js';
+import { type OnlineFeaturesResponse, type RequestPlan, buildResponse, planRequest } from './feast.js';
 import type { ServingCatalog } from './resolve/catalog.js';
 import type { Resolver, ViewResult } from './resolve/resolver.js';
 import type { TierName } from './resolve/tier.js';
@@ -13,6 +13,8 @@ export interface OnlineResult {
   /** Entity lookups (entity x view) answered by each tier. */
   servedBy: Record<TierName, number>;
   entityCount: number;
+  /** The request as planned: which views, keys and output columns. */
+  plan: RequestPlan;
 }
 
 export interface OnlineOptions {
@@ -37,8 +39,15 @@ export function getOnlineFeatures(
   }
   const finish = (): OnlineResult => {
     const servedBy: Record<TierName, number> = { lru: 0, bundle: 0, redis: 0, default: 0 };
-    for (const r of results.values()) for (const t of r.servedBy) servedBy[t]++;
-    return { response: buildResponse(plan, results, opts.nowMs), servedBy, entityCount: plan.entityCount };
+    for (const r of results.values()) {
+      for (const t of r.servedBy) {
+        if (t === 'bundle') servedBy.bundle++;
+        else if (t === 'lru') servedBy.lru++;
+        else if (t === 'redis') servedBy.redis++;
+        else servedBy.default++;
+      }
+    }
+    return { response: buildResponse(plan, results, opts.nowMs), servedBy, entityCount: plan.entityCount, plan };
   };
   return pending.length === 0 ? finish() : Promise.all(pending).then(finish);
 }

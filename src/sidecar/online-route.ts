@@ -5,10 +5,11 @@
  * throughput). Given how to read the headers and the body, it answers with
  * a status, headers and JSON text; it never throws.
  */
+import type { Buffer } from 'node:buffer';
 import { LarderError } from '../core/errors.js';
 import { type OnlineResult, getOnlineFeatures } from '../core/online.js';
 import type { TierName } from '../core/resolve/tier.js';
-import { feastResponseJson } from './feast-json.js';
+import { feastResponseJson, float32Columns } from './feast-json.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { type HeaderReader, checkBodyHeaders, parseJson } from './request-body.js';
@@ -36,7 +37,15 @@ export interface RouteDeps {
 export interface Answer {
   status: number;
   headers: Record<string, string>;
-  body: string;
+  /** JSON text, or its UTF-8 bytes. */
+  body: string | Buffer<ArrayBuffer>;
+}
+
+/** Milliseconds with three decimals, as toFixed(3) writes them for these small non-negative durations, without its printf. */
+function millis(ms: number): string {
+  const us = Math.round(ms * 1000);
+  const frac = us % 1000;
+  return `${(us - frac) / 1000}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
 }
 
 function servedByHeader(s: Readonly<Record<TierName, number>>): string {
@@ -68,7 +77,7 @@ export async function answerOnlineFeatures(deps: RouteDeps, header: HeaderReader
     const t1 = performance.now();
     const pending = getOnlineFeatures(state.catalog, state.resolver, body, { nowMs: deps.now(), maxEntities: deps.limits.maxEntities });
     const result: OnlineResult = pending instanceof Promise ? await pending : pending;
-    const text = feastResponseJson(result.response);
+    const bytes = feastResponseJson(result.response, float32Columns(result.plan));
     const t2 = performance.now();
     // planRequest accepted `entities` as an object: one result column per key.
     deps.metrics.countServed(result.servedBy, result.response, Object.keys((body as { entities: object }).entities).length);
@@ -78,9 +87,9 @@ export async function answerOnlineFeatures(deps: RouteDeps, header: HeaderReader
         'content-type': JSON_TYPE,
         'x-larder-bundle-version': state.versionHeader,
         'x-larder-served-by': servedByHeader(result.servedBy),
-        'server-timing': `body;dur=${(t1 - t0).toFixed(3)}, resolve;dur=${(t2 - t1).toFixed(3)}`,
+        'server-timing': `body;dur=${millis(t1 - t0)}, resolve;dur=${millis(t2 - t1)}`,
       },
-      body: text,
+      body: bytes,
     };
   } catch (err) {
     return errorAnswer(deps, err, `POST ${ONLINE_ROUTE}`);

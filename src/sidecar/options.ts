@@ -97,7 +97,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   },
   {
     key: 'cacheMaxBytes', flag: '--cache-max-bytes', env: 'LARDER_CACHE_MAX_BYTES', valueName: '<bytes>', defaultText: '64MiB',
-    description: 'Bound on the LRU tier in estimated heap bytes (0 disables it). Cleared whenever a new bundle is swapped in.',
+    description: 'Bound on the LRU tier in estimated heap bytes (0 disables it). It keeps rows fetched from Redis, not rows of the in-memory bundle, and is cleared whenever a new bundle is swapped in.',
     parse: bytes(0, 'at least 0'),
   },
   {

@@ -1,6 +1,8 @@
 /**
  * What the sidecar serves right now: one bundle with its catalog and the
- * resolver over the tiers [LRU, bundle, ...tiers after the bundle]. A new
+ * resolver over the tiers [LRU, bundle, ...tiers after the bundle]. The LRU
+ * keeps only rows of tiers worth caching (Redis); with none configured it
+ * could never hold a row, so it is left out of the walk. A new
  * bundle is installed by building a complete new state and then replacing
  * the one reference, so a request sees either the old state or the new one,
  * never a mix. The LRU is shared across states and cleared on every swap,
@@ -62,7 +64,7 @@ export class ServingStateHolder {
       bundle,
       manifest: bundle.manifest,
       catalog: bundle.catalog,
-      resolver: new Resolver([this.lru, new BundleTier(bundle), ...this.after]),
+      resolver: new Resolver([...(this.after.some((t) => t.worthCaching) ? [this.lru] : []), new BundleTier(bundle), ...this.after]),
       version: bundle.version,
       versionHeader: String(bundle.version),
       origin,

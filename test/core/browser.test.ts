@@ -61,7 +61,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await new Promise((resolve) => server?.close(resolve));
+  // No server when beforeAll failed early: then there is nothing to wait for.
+  if (server) await new Promise((resolve) => server!.close(resolve));
 });
 
 describe('the core in a browser', () => {

@@ -2,12 +2,13 @@
  * createApp without a socket (app.request): the body is read from the web
  * stream instead of Node's IncomingMessage, the limit still holds, and a
  * bug in a tier (tiers must never throw) becomes a logged 500 with the
- * catalog's shape rather than a crash.
+ * catalog's shape rather than a crash. Also the LRU in front of the
+ * bundle, fed by a tier worth caching.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Bundle } from '../../src/core/bundle/bundle.js';
 import { LruTier } from '../../src/core/resolve/lru-tier.js';
-import type { Tier } from '../../src/core/resolve/tier.js';
+import type { Row, Tier } from '../../src/core/resolve/tier.js';
 import { createApp } from '../../src/sidecar/app.js';
 import { Metrics } from '../../src/sidecar/metrics.js';
 import { ServingStateHolder } from '../../src/sidecar/serving-state.js';
@@ -18,12 +19,13 @@ beforeAll(async () => {
   bundle = await Bundle.decode(await shopBundle(1));
 });
 
-function appWith(tiersAfterBundle: Tier[] = [], maxBodyBytes = 1024) {
+function appWith(tiersAfterBundle: Tier[] = [], maxBodyBytes = 1024, lruBytes = 1 << 20) {
   const log = captureLog();
-  const holder = new ServingStateHolder({ lru: new LruTier(1 << 20), tiersAfterBundle, now: () => T0 });
+  const clock = { nowMs: T0 };
+  const holder = new ServingStateHolder({ lru: new LruTier(lruBytes), tiersAfterBundle, now: () => clock.nowMs });
   holder.install(bundle, 'memory');
-  const app = createApp({ state: holder, now: () => T0, limits: { maxBodyBytes, maxEntities: 100 }, metrics: new Metrics(), log });
-  return { app, log, holder };
+  const app = createApp({ state: holder, now: () => clock.nowMs, limits: { maxBodyBytes, maxEntities: 100 }, metrics: new Metrics(), log });
+  return { app, log, holder, clock };
 }
 
 const body = JSON.stringify({ features: ['user_stats:clicks'], entities: { user_id: [1, 42] } });
@@ -57,6 +59,7 @@ describe('createApp via app.request', () => {
     const seen: string[] = [];
     const recording: Tier = {
       name: 'redis',
+      worthCaching: true,
       lookup(_view, keys, missing) {
         for (const i of missing) seen.push(keys[i]!);
       },
@@ -71,6 +74,7 @@ describe('createApp via app.request', () => {
   it('a tier that throws (a bug) gives a 500 in the catalog shape, logged with its stack', async () => {
     const broken: Tier = {
       name: 'redis',
+      worthCaching: true,
       lookup() {
         throw new Error('tier exploded');
       },
@@ -84,5 +88,85 @@ describe('createApp via app.request', () => {
     // The app keeps serving requests the broken tier is not asked about.
     const ok = await app.request('/get-online-features', { method: 'POST', body: JSON.stringify({ features: ['user_stats:clicks'], entities: { user_id: [1] } }) });
     expect(ok.status).toBe(200);
+  });
+});
+
+/**
+ * A stand-in for the Redis tier, which a later release adds: a tier worth
+ * caching that holds rows of user_stats in a map and records what it is
+ * asked for.
+ */
+function remoteTier(rows: Record<string, Row>) {
+  const asked: string[] = [];
+  const tier: Tier = {
+    name: 'redis',
+    worthCaching: true,
+    lookup(_view, keys, missing, found) {
+      for (const i of missing) {
+        asked.push(keys[i]!);
+        const row = rows[keys[i]!];
+        if (row) found[i] = row;
+      }
+    },
+  };
+  return { tier, asked };
+}
+
+// user_stats features: clicks, ctr, country, last_seen, embedding, tags, vip.
+const remoteRow: Row = { eventTsMs: T0, values: [42, 0.5, 'FR', null, null, null, false] };
+const user42 = JSON.stringify({ features: ['user_stats:clicks'], entities: { user_id: [1, 42] } });
+type Answer = { results: { values: unknown[]; statuses: string[] }[] };
+
+describe('the LRU in front of the bundle', () => {
+  it('keeps rows a remote tier found: the repeat is served by the LRU without asking the tier again', async () => {
+    const remote = remoteTier({ '42': remoteRow });
+    const { app, holder } = appWith([remote.tier]);
+    const first = await app.request('/get-online-features', { method: 'POST', body: user42 });
+    expect(first.headers.get('x-larder-served-by')).toBe('lru=0,bundle=1,redis=1,default=0');
+    const second = await app.request('/get-online-features', { method: 'POST', body: user42 });
+    // User 1 is in the bundle: read from it again, never cached.
+    expect(second.headers.get('x-larder-served-by')).toBe('lru=1,bundle=1,redis=0,default=0');
+    expect(remote.asked).toEqual(['42']);
+    expect(((await second.json()) as Answer).results[1]!.values).toEqual([10, 42]);
+    expect(holder.lru.stats().entries).toBe(1);
+  });
+
+  it('judges the TTL on read, also for a row the LRU holds', async () => {
+    const { app, clock } = appWith([remoteTier({ '42': remoteRow }).tier]);
+    await app.request('/get-online-features', { method: 'POST', body: user42 });
+    clock.nowMs = T0 + 3_600_000 + 1000; // user_stats has a 1 h TTL
+    const later = await app.request('/get-online-features', { method: 'POST', body: user42 });
+    expect(later.headers.get('x-larder-served-by')).toBe('lru=1,bundle=1,redis=0,default=0');
+    expect(((await later.json()) as Answer).results[1]!.statuses).toEqual(['OUTSIDE_MAX_AGE', 'OUTSIDE_MAX_AGE']);
+  });
+
+  it('is cleared when a bundle is swapped in: its rows belonged to the old one', async () => {
+    const remote = remoteTier({ '42': remoteRow });
+    const { app, holder } = appWith([remote.tier]);
+    await app.request('/get-online-features', { method: 'POST', body: user42 });
+    holder.install(await Bundle.decode(await shopBundle(2)), 'memory');
+    expect(holder.lru.stats().entries).toBe(0);
+    const after = await app.request('/get-online-features', { method: 'POST', body: user42 });
+    expect(after.headers.get('x-larder-served-by')).toBe('lru=0,bundle=1,redis=1,default=0');
+    expect(remote.asked).toEqual(['42', '42']);
+  });
+
+  it('with --cache-max-bytes 0 the remote tier is asked every time', async () => {
+    const remote = remoteTier({ '42': remoteRow });
+    const { app } = appWith([remote.tier], 1024, 0);
+    for (let i = 0; i < 3; i++) {
+      const res = await app.request('/get-online-features', { method: 'POST', body: user42 });
+      expect(res.headers.get('x-larder-served-by')).toBe('lru=0,bundle=1,redis=1,default=0');
+    }
+    expect(remote.asked).toEqual(['42', '42', '42']);
+  });
+
+  it('is left out when no tier behind the bundle is worth caching', async () => {
+    const { app, holder } = appWith();
+    for (let i = 0; i < 2; i++) {
+      const res = await app.request('/get-online-features', { method: 'POST', body: user42 });
+      expect(res.headers.get('x-larder-served-by')).toBe('lru=0,bundle=1,redis=0,default=1');
+    }
+    expect(holder.lru.stats()).toEqual({ entries: 0, bytes: 0, hits: 0, misses: 0 });
   });
 });

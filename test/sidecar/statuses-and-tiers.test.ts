@@ -1,9 +1,10 @@
 /**
  * Statuses judged at request time by the injected clock (TTL enforced on
- * read, also for rows the LRU holds), defaults for NOT_FOUND, and which tier
- * answered, as the response headers report it.
+ * read), defaults for NOT_FOUND, and which tier answered, as the response
+ * headers report it. The LRU, which keeps rows of remote tiers, is tested
+ * in app.test.ts.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EPOCH, HOUR, T0, type TestSidecar, eventually, removeDir, startTestSidecar, tempDir, writeShopBundle } from './helpers.js';
 
 let dir: string;
@@ -17,9 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await s.close();
   await removeDir(dir);
-});
-afterEach(() => {
-  s.sidecar.holder.lru.clear();
 });
 
 async function column(body: object, name: string, atMs: number) {
@@ -41,13 +39,6 @@ describe('statuses', () => {
     expect(stale).toEqual({ values: [10], statuses: ['OUTSIDE_MAX_AGE'], event_timestamps: ['2026-01-01T00:00:00Z'] });
   });
 
-  it('the TTL is judged on read, also for a row served from the LRU', async () => {
-    const first = await s.post(clicksOf([1]));
-    expect(first.headers.get('x-larder-served-by')).toBe('lru=0,bundle=1,redis=0,default=0');
-    const later = await column(clicksOf([1]), 'clicks', T0 + HOUR + 1000);
-    expect(later.statuses).toEqual(['OUTSIDE_MAX_AGE']);
-  });
-
   it('NULL_VALUE for a stored null; NOT_FOUND with the configured default, or null without one', async () => {
     const at = T0 + 60_000;
     expect(await column(clicksOf([3, 99]), 'country', at)).toEqual({ values: [null, 'unknown'], statuses: ['NULL_VALUE', 'NOT_FOUND'], event_timestamps: ['2026-01-01T00:00:00Z', EPOCH] });
@@ -66,14 +57,14 @@ describe('statuses', () => {
 });
 
 describe('tiers and headers', () => {
-  it('first request is served by the bundle, the repeat by the LRU; both carry the bundle version', async () => {
+  it('every request is served by the bundle (the LRU keeps only rows of remote tiers) and carries its version', async () => {
     s.clock.nowMs = T0;
     const body = { features: ['user_stats:clicks'], entities: { user_id: [1, 2] } };
     const first = await s.post(body);
     expect(first.headers.get('x-larder-served-by')).toBe('lru=0,bundle=2,redis=0,default=0');
     expect(first.headers.get('x-larder-bundle-version')).toBe('1');
     const second = await s.post(body);
-    expect(second.headers.get('x-larder-served-by')).toBe('lru=2,bundle=0,redis=0,default=0');
+    expect(second.headers.get('x-larder-served-by')).toBe('lru=0,bundle=2,redis=0,default=0');
     expect(second.headers.get('x-larder-bundle-version')).toBe('1');
     expect(await second.json()).toEqual(await first.json());
   });
@@ -90,11 +81,10 @@ describe('tiers and headers', () => {
     expect(res.headers.get('server-timing')).toMatch(/^body;dur=\d+\.\d{3}, resolve;dur=\d+\.\d{3}$/);
   });
 
-  it('a new bundle version clears the LRU and is reported in the headers', async () => {
+  it('a new bundle version is served and reported in the headers', async () => {
     s.clock.nowMs = T0;
     const body = { features: ['user_stats:clicks'], entities: { user_id: [1] } };
-    await s.post(body);
-    expect((await s.post(body)).headers.get('x-larder-served-by')).toBe('lru=1,bundle=0,redis=0,default=0');
+    expect((await s.post(body)).headers.get('x-larder-bundle-version')).toBe('1');
     await writeShopBundle(dir, 2);
     await eventually(() => s.sidecar.holder.current?.version === 2, 5000, 'bundle v2');
     const after = await s.post(body);
@@ -103,17 +93,5 @@ describe('tiers and headers', () => {
     // Version 2 has clicks 20 for user 1 (see shopViews).
     const json = (await after.json()) as { results: { values: unknown[] }[] };
     expect(json.results[1]!.values).toEqual([20]);
-  });
-});
-
-describe('LRU disabled', () => {
-  it('--cache-max-bytes 0 serves every request from the bundle', async () => {
-    const own = await startTestSidecar(dir, { cacheMaxBytes: 0 });
-    try {
-      const body = { features: ['user_stats:clicks'], entities: { user_id: [1] } };
-      for (let i = 0; i < 3; i++) expect((await own.post(body)).headers.get('x-larder-served-by')).toBe('lru=0,bundle=1,redis=0,default=0');
-    } finally {
-      await own.close();
-    }
   });
 });

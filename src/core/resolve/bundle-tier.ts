@@ -4,6 +4,7 @@ import type { Row, Tier, ViewSpec } from './tier.js';
 
 export class BundleTier implements Tier {
   readonly name = 'bundle' as const;
+  readonly worthCaching = false;
   constructor(readonly bundle: Bundle) {}
 
   lookup(view: ViewSpec, keys: readonly string[], missing: readonly number[], found: (Row | undefined)[]): void {

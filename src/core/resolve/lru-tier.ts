@@ -1,5 +1,6 @@
 /**
- * The LRU tier: rows recently served, bounded by an estimate of their bytes.
+ * The LRU tier: rows recently fetched from a remote tier (Redis), bounded by
+ * an estimate of their bytes.
  * It holds rows of one bundle generation; whoever swaps the bundle clears it.
  */
 import { LRUCache } from 'lru-cache';
@@ -17,6 +18,7 @@ export function estimateRowBytes(key: string, row: Row): number {
 
 export class LruTier implements Tier {
   readonly name = 'lru' as const;
+  readonly worthCaching = false;
   private readonly cache: LRUCache<string, Row>;
   private hits = 0;
   private misses = 0;

@@ -47,7 +47,7 @@ export class Resolver {
         continue;
       }
       result.servedBy[i] = tier.name;
-      for (let u = 0; u < t; u++) this.tiers[u]!.remember?.(view, keys[i]!, row);
+      if (tier.worthCaching) for (let u = 0; u < t; u++) this.tiers[u]!.remember?.(view, keys[i]!, row);
     }
     return still;
   }

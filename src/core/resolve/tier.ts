@@ -31,10 +31,17 @@ export interface ViewSpec {
 export interface Tier {
   readonly name: Exclude<TierName, 'default'>;
   /**
+   * Whether the tiers above should keep this tier's rows. Only rows that
+   * cost a round trip are worth it: measured, caching the in-memory
+   * bundle's rows in the LRU cost more throughput than it saved (a row read
+   * from the bundle is a few hundred ns, a cache insert and eviction more).
+   */
+  readonly worthCaching: boolean;
+  /**
    * For each index i in `missing`, sets found[i] when this tier holds
    * keys[i]. Indices it does not fill stay undefined.
    */
   lookup(view: ViewSpec, keys: readonly string[], missing: readonly number[], found: (Row | undefined)[]): void | Promise<void>;
-  /** Offered rows that a later tier found, so a cache can keep them. */
+  /** Offered rows that a later tier worth caching found, so a cache can keep them. */
   remember?(view: ViewSpec, key: string, row: Row): void;
 }

@@ -1,0 +1,228 @@
+/**
+ * Writes JSON text as UTF-8 bytes into one growing buffer. Serving answers
+ * are mostly numbers, fixed words and short ASCII strings, so those are
+ * written byte by byte here; building a JS string first and encoding it
+ * afterwards cost about as much again as the lookups themselves.
+ *
+ * Numbers are written exactly as JSON.stringify writes them, except that
+ * values of float32 features are written as the shortest decimal that reads
+ * back as the same float32 (0.1, not 0.10000000149011612): what protobuf's
+ * JSON mapping, and so Feast, prints for a float field.
+ */
+const encoder = new TextEncoder();
+
+/** 10^d for the decimal fast paths; all exact doubles. */
+const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+const MAX_DECIMALS = POW10.length - 1;
+/**
+ * The fast path keeps v * 10^d below 2^50: there the product is off by at
+ * most 1/16 and v's own rounding interval is under a quarter of 10^-d wide,
+ * so rounding the product finds the one decimal that reads back as v.
+ */
+const FAST_LIMIT = 2 ** 50;
+/** Below this every integer is a float32, so no shorter integer reads back as the same one. */
+const FLOAT32_INTEGERS = 2 ** 24;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+export class JsonWriter {
+  private buf = new Uint8Array(1 << 14);
+  private at = 0;
+
+  /** Starts a new document, keeping the buffer. */
+  reset(): void {
+    this.at = 0;
+  }
+
+  /** The bytes written since the last reset: a view, valid until the next write or reset. */
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.at);
+  }
+
+  /** How many bytes are written: a mark for repeat(). */
+  get length(): number {
+    return this.at;
+  }
+
+  /** Writes again the bytes written between two marks (one native copy). */
+  repeat(start: number, end: number): void {
+    this.room(end - start);
+    this.buf.copyWithin(this.at, start, end);
+    this.at += end - start;
+  }
+
+  private room(n: number): void {
+    if (this.at + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.at + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.at));
+    this.buf = next;
+  }
+
+  /** Writes `s`, which the caller knows to be ASCII needing no escapes (punctuation, keywords). */
+  raw(s: string): void {
+    this.room(s.length);
+    const buf = this.buf;
+    let at = this.at;
+    for (let i = 0; i < s.length; i++) buf[at++] = s.charCodeAt(i);
+    this.at = at;
+  }
+
+  byte(b: number): void {
+    this.room(1);
+    this.buf[this.at++] = b;
+  }
+
+  /** A JSON string. Plain ASCII is copied; anything else goes through JSON.stringify, so escaping is exactly JSON's. */
+  string(s: string): void {
+    this.room(s.length + 2);
+    const buf = this.buf;
+    let at = this.at;
+    buf[at++] = QUOTE;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 || c > 0x7e || c === QUOTE || c === BACKSLASH) {
+        this.utf8(JSON.stringify(s));
+        return;
+      }
+      buf[at++] = c;
+    }
+    buf[at++] = QUOTE;
+    this.at = at;
+  }
+
+  private utf8(s: string): void {
+    this.room(s.length * 3);
+    this.at += encoder.encodeInto(s, this.buf.subarray(this.at)).written;
+  }
+
+  /** A number as JSON.stringify writes it (non-finite numbers become null). */
+  number(v: number): void {
+    if (!this.decimal(v, false)) this.raw(Number.isFinite(v) ? '' + v : 'null');
+  }
+
+  /** A float32 value: the shortest decimal that reads back as the same float32. */
+  float32(v: number): void {
+    const f = Math.fround(v);
+    if (!this.decimal(f, true)) this.raw(Number.isFinite(f) ? '' + shortestFloat32(f) : 'null');
+  }
+
+  /** Any JSON value, as JSON.stringify writes it; `float32` applies to numbers at any depth. */
+  value(v: unknown, float32 = false): void {
+    switch (typeof v) {
+      case 'number':
+        if (float32) this.float32(v);
+        else this.number(v);
+        return;
+      case 'string':
+        this.string(v);
+        return;
+      case 'boolean':
+        this.raw(v ? 'true' : 'false');
+        return;
+      case 'object':
+        if (v === null) break;
+        if (Array.isArray(v)) {
+          this.byte(0x5b);
+          for (let i = 0; i < v.length; i++) {
+            if (i > 0) this.byte(0x2c);
+            // JSON.stringify writes holes, undefined and functions in arrays as null.
+            const item: unknown = v[i];
+            if (item === undefined || typeof item === 'function' || typeof item === 'symbol') this.raw('null');
+            else this.value(item, float32);
+          }
+          this.byte(0x5d);
+          return;
+        }
+        this.utf8(JSON.stringify(v) ?? 'null');
+        return;
+      case 'bigint':
+        // JSON.stringify throws on bigints; values never hold them, requests cannot.
+        throw new TypeError('cannot write a bigint as JSON');
+    }
+    this.raw('null');
+  }
+
+  /**
+   * The fast path for numbers with few decimals (counts, prices, rates):
+   * finds the fewest decimals d (up to 9) such that n / 10^d is `v` (or, for
+   * float32, rounds to it) and writes the digits of n. That is the shortest
+   * round-trip text, which JSON.stringify also writes, in plain notation
+   * whenever 1e-6 <= |v| < 1e21. Returns false to leave `v` to the general path.
+   */
+  private decimal(v: number, float32: boolean): boolean {
+    const a = Math.abs(v);
+    if (a === 0) {
+      this.byte(0x30); // JSON.stringify(-0) is "0"
+      return true;
+    }
+    // A float32 from 2^24 up is an integer whose shortest text may end in
+    // zeros (130946208 reads back from 130946210): the general path.
+    if (!(a >= 1e-6 && a < (float32 ? FLOAT32_INTEGERS : FAST_LIMIT))) return false;
+    for (let d = 0; d <= MAX_DECIMALS; d++) {
+      const scale = POW10[d]!;
+      const scaled = a * scale;
+      if (scaled >= FAST_LIMIT) return false;
+      const n = Math.round(scaled);
+      const back = n / scale;
+      if (float32 ? Math.fround(back) !== a : back !== a) continue;
+      // A trailing zero means a shorter text exists that this search missed
+      // (rounding at a power of two): leave it to the exact general path.
+      if (d > 0 && n % 10 === 0) return false;
+      this.room(MAX_NUMBER_BYTES);
+      const buf = this.buf;
+      let at = this.at;
+      if (v < 0) buf[at++] = 0x2d;
+      const frac = n % scale;
+      at = writeDigits(buf, at, (n - frac) / scale, 0);
+      if (d > 0) {
+        buf[at++] = 0x2e;
+        at = writeDigits(buf, at, frac, d);
+      }
+      this.at = at;
+      return true;
+    }
+    return false;
+  }
+}
+
+/** Sign, 16 integer digits, point and 9 decimals: the most decimal() writes. */
+const MAX_NUMBER_BYTES = 27;
+
+/**
+ * Writes the decimal digits of the integer 0 <= n < 2^50 at buf[at], zero
+ * padded to `width` digits; returns the index after them.
+ */
+function writeDigits(buf: Uint8Array, at: number, n: number, width: number): number {
+  let len = 1;
+  for (let p = 10; p <= n && len < 16; p *= 10) len++;
+  if (len < width) len = width;
+  let i = at + len - 1;
+  for (; n >= 0x80000000; i--) {
+    const q = Math.floor(n / 10);
+    buf[i] = 0x30 + (n - q * 10);
+    n = q;
+  }
+  // Small enough for int32 arithmetic, much cheaper than Math.floor on doubles.
+  for (; i >= at; i--) {
+    const q = (n / 10) | 0;
+    buf[i] = 0x30 + (n - q * 10);
+    n = q;
+  }
+  return at + len;
+}
+
+/**
+ * The shortest decimal that reads back (as a double, like any JSON parser)
+ * to a value rounding to the float32 `f`: the general path of float32().
+ * Nine significant digits always suffice for a float32.
+ */
+export function shortestFloat32(f: number): number {
+  for (let p = 1; p < 9; p++) {
+    const x = Number(f.toPrecision(p));
+    if (Math.fround(x) === f) return x;
+  }
+  return Number(f.toPrecision(9));
+}

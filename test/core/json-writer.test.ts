@@ -1,0 +1,80 @@
+/** JsonWriter's numbers: JSON.stringify's text for doubles, the shortest round-trip text for float32. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { JsonWriter, shortestFloat32 } from '../../src/core/json-writer.js';
+
+const writer = new JsonWriter();
+function written(write: (w: JsonWriter) => void): string {
+  writer.reset();
+  write(writer);
+  return new TextDecoder().decode(writer.view());
+}
+
+/** Doubles as data holds them: counts, prices, rates, and any double at all. */
+const dataDouble = fc.oneof(
+  fc.double(),
+  fc.integer({ min: -2_000_000_000, max: 2_000_000_000 }).chain((n) => fc.integer({ min: 0, max: 12 }).map((d) => n / 10 ** d)),
+  fc.integer({ min: 0, max: 2 ** 53 }).map((n) => n * (Math.random() < 0.5 ? 1 : -1)),
+  fc.constantFrom(1e-6, 9.99e-7, 2 ** 50, 2 ** 50 - 0.5, 2 ** 53, 1e21, 5e-324, Number.MAX_VALUE, 0.1 + 0.2),
+);
+
+describe('JsonWriter numbers', () => {
+  it('number() writes what JSON.stringify writes', () => {
+    fc.assert(
+      fc.property(dataDouble, (v) => {
+        expect(written((w) => w.number(v))).toBe(JSON.stringify(v));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it('float32() writes the shortest text that reads back as the same float32', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.float(), dataDouble), (v) => {
+        const f = Math.fround(v);
+        const out = written((w) => w.float32(v));
+        if (!Number.isFinite(f)) {
+          expect(out).toBe('null');
+          return;
+        }
+        expect(out).toBe(JSON.stringify(shortestFloat32(f)));
+        expect(Math.fround(Number(out))).toBe(f === 0 ? 0 : f);
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it('shortestFloat32 is the fewest significant digits that round-trip', () => {
+    fc.assert(
+      fc.property(fc.float({ noNaN: true, noDefaultInfinity: true }).filter((f) => f !== 0), (f) => {
+        const x = shortestFloat32(f);
+        expect(Math.fround(x)).toBe(f);
+        const digits = x.toExponential().split('e')[0]!.replace(/[-.]/g, '').length;
+        if (digits > 1) expect(Math.fround(Number(f.toPrecision(digits - 1)))).not.toBe(f);
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('strings are escaped exactly as JSON.stringify escapes them', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (s) => {
+        expect(written((w) => w.string(s))).toBe(JSON.stringify(s));
+      }),
+    );
+  });
+
+  it('grows its buffer for large documents and repeats earlier bytes', () => {
+    const long = 'x'.repeat(100_000);
+    const out = written((w) => {
+      w.byte(0x5b);
+      const start = w.length;
+      w.string(long);
+      const end = w.length;
+      w.byte(0x2c);
+      w.repeat(start, end);
+      w.byte(0x5d);
+    });
+    expect(out).toBe(JSON.stringify([long, long]));
+  });
+});
