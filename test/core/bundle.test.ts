@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Bundle } from '../../src/core/bundle/bundle.js';
 import { decodeManifest } from '../../src/core/bundle/decode.js';
-import { HEADER_BYTES, MAGIC, sha256Hex } from '../../src/core/bundle/format.js';
+import { FORMAT_VERSION, HEADER_BYTES, MAGIC, sha256Hex } from '../../src/core/bundle/format.js';
 import { packPlain, unpackPlain } from '../../src/core/bundle/msgpack.js';
 import { LarderError } from '../../src/core/errors.js';
 import { entityKeyString } from '../../src/core/keys.js';
@@ -20,6 +20,7 @@ const everyDtype: FeatureViewDef = {
     { name: 'ctr', dtype: 'float32' },
     { name: 'spend', dtype: 'float64' },
     { name: 'country', dtype: 'string' },
+    { name: 'segment', dtype: 'string' }, // repeats: stored as a dictionary
     { name: 'is_vip', dtype: 'bool' },
     { name: 'last_seen', dtype: 'timestamp' },
     { name: 'embedding', dtype: 'float32[]' },
@@ -29,9 +30,9 @@ const everyDtype: FeatureViewDef = {
 };
 
 const rows = [
-  { key: 1, clicks: 5, ctr: 0.25, spend: 10.125, country: 'DE', is_vip: true, last_seen: T0, embedding: [0.5, -1, 2], tags: ['a', 'b'], recent_items: [1, 2, 2 ** 40] },
-  { key: 2, clicks: null, ctr: null, spend: null, country: null, is_vip: null, last_seen: null, embedding: null, tags: null, recent_items: null },
-  { key: 3, clicks: -7, ctr: 1e-3, spend: -0.5, country: 'Zürich ✓', is_vip: false, last_seen: T0 + 1500, embedding: [], tags: [], recent_items: [] },
+  { key: 1, clicks: 5, ctr: 0.25, spend: 10.125, country: 'DE', segment: 'gold ✓', is_vip: true, last_seen: T0, embedding: [0.5, -1, 2], tags: ['a', 'b'], recent_items: [1, 2, 2 ** 40] },
+  { key: 2, clicks: null, ctr: null, spend: null, country: null, segment: null, is_vip: null, last_seen: null, embedding: null, tags: null, recent_items: null },
+  { key: 3, clicks: -7, ctr: 1e-3, spend: -0.5, country: 'Zürich ✓', segment: 'gold ✓', is_vip: false, last_seen: T0 + 1500, embedding: [], tags: [], recent_items: [] },
 ];
 
 async function everyDtypeBundle(): Promise<Bundle> {
@@ -49,17 +50,25 @@ describe('bundle round trip', () => {
   it('stores and reads back every dtype, nulls included', async () => {
     const b = await everyDtypeBundle();
     expect(b.get('user_stats', 1)).toEqual({
-      clicks: 5, ctr: 0.25, spend: 10.125, country: 'DE', is_vip: true, last_seen: '2025-12-31T23:00:00Z',
+      clicks: 5, ctr: 0.25, spend: 10.125, country: 'DE', segment: 'gold ✓', is_vip: true, last_seen: '2025-12-31T23:00:00Z',
       embedding: [0.5, -1, 2], tags: ['a', 'b'], recent_items: [1, 2, 2 ** 40],
     });
     expect(Object.values(b.get('user_stats', 2)!).every((v) => v === null)).toBe(true);
     const three = b.get('user_stats', '3')!;
     expect(three.country).toBe('Zürich ✓');
+    expect(three.segment).toBe('gold ✓');
     expect(three.is_vip).toBe(false);
     expect(three.last_seen).toBe('2025-12-31T23:00:01.500Z');
     expect(three.ctr).toBeCloseTo(1e-3, 6); // float32 precision
     expect(three.embedding).toEqual([]);
     expect(b.get('user_stats', 4)).toBeUndefined();
+  });
+
+  it('stores a string column whose values repeat as a dictionary, others in the heap', async () => {
+    const { layout } = await split(await everyDtypeBundleBytes());
+    const kind = (name: string) => layout.views[0].fields.find((f: { name: string }) => f.name === name);
+    expect(kind('segment')).toMatchObject({ kind: 'dict', dictionary: ['gold ✓'] });
+    expect(kind('country').kind).toBe('str'); // two values, each once
   });
 
   it('keeps float32[] elements that are null by falling back to msgpack', async () => {
@@ -104,6 +113,32 @@ describe('bundle round trip', () => {
     }]));
     for (let i = 0; i < n; i += 97) expect(b.get('user_stats', `u${i}`)).toEqual({ n: i });
     expect(b.get('user_stats', `u${n}`)).toBeUndefined();
+  });
+
+  it('finds keys of every length around the 8 bytes kept inline in the record, and nothing near them', async () => {
+    const view: FeatureViewDef = { ...everyDtype, features: [{ name: 'n', dtype: 'int64' }] };
+    // ASCII and multi-byte keys of 1 to 12 UTF-8 bytes, some sharing their first 8 bytes.
+    const keys = ['a', '1234567', '12345678', '123456789', 'é', 'ééé', 'éééé', 'ééééé', 'abcdefgh', 'abcdefghij', '✓✓', '✓✓✓', ''];
+    const b = await Bundle.decode(await bundleBytes(repoWith([view]), [{
+      name: 'user_stats', joinKeys: [{ name: 'user_id', dtype: 'string' }], keys,
+      eventTsMs: keys.map(() => T0), columns: { n: keys.map((_, i) => i) },
+    }]));
+    keys.forEach((k, i) => expect(b.get('user_stats', k), JSON.stringify(k)).toEqual({ n: i }));
+    for (const near of ['123456', '1234567890', 'abcdefghi', 'abcdefg', 'éé', 'éééééé', '✓', 'A', 'abcdefgh\u0000']) {
+      expect(b.get('user_stats', near), JSON.stringify(near)).toBeUndefined();
+    }
+  });
+
+  it('builds objects for feature names that are not plain identifiers too', async () => {
+    const view: FeatureViewDef = { ...everyDtype, features: [{ name: 'n', dtype: 'int64' }, { name: 'two-words', dtype: 'string' }, { name: '__proto__', dtype: 'int64' }] };
+    const b = await Bundle.decode(await bundleBytes(repoWith([view]), [{
+      name: 'user_stats', joinKeys: [{ name: 'user_id', dtype: 'int64' }], keys: ['1'],
+      eventTsMs: [T0], columns: { n: [1], 'two-words': ['x'], ['__proto__']: [3] },
+    }]));
+    const row = b.get('user_stats', 1)!;
+    expect(Object.keys(row)).toEqual(['n', 'two-words', '__proto__']);
+    expect(Object.getOwnPropertyDescriptor(row, '__proto__')?.value).toBe(3);
+    expect(Object.getPrototypeOf(row)).toBe(Object.prototype);
   });
 
   it('encodes a view with no keys', async () => {
@@ -174,6 +209,13 @@ describe('decoding rejects anything but an intact bundle', () => {
         const s = new Int32Array(p.data.buffer, p.data.byteOffset + p.layout.views[0].slots.offset, 2);
         s[0] = 77; s[1] = 78;
       },
+      (p) => { // a dictionary index past the dictionary
+        const v = p.layout.views[0];
+        const segment = v.fields.find((f: { name: string }) => f.name === 'segment');
+        new DataView(p.data.buffer, p.data.byteOffset).setUint32(v.records.offset + segment.offset, 1, true);
+      },
+      (p) => { p.layout.views[0].fields.find((f: { name: string }) => f.name === 'segment').dictionary = []; },
+      (p) => { p.layout.views[0].fields.find((f: { name: string }) => f.name === 'segment').dictionary = [7]; },
       (p) => { // the first string value pointing past the heap
         const v = p.layout.views[0];
         const country = v.fields.find((f: { name: string }) => f.name === 'country');
@@ -244,7 +286,7 @@ async function reseal(p: Parts): Promise<Uint8Array> {
   const manifest = packPlain(p.manifest);
   const out = new Uint8Array(HEADER_BYTES + manifest.length + content.length);
   out.set(MAGIC);
-  new DataView(out.buffer).setUint16(8, 1, true);
+  new DataView(out.buffer).setUint16(8, FORMAT_VERSION, true);
   new DataView(out.buffer).setUint32(12, manifest.length, true);
   const sha = await sha256Hex(manifest);
   for (let i = 0; i < 32; i++) out[16 + i] = parseInt(sha.slice(i * 2, i * 2 + 2), 16);

@@ -7,7 +7,7 @@ import { LarderError } from '../errors.js';
 import { entityKeyString } from '../keys.js';
 import { type ServingCatalog, catalogFromManifest } from '../resolve/catalog.js';
 import type { Row, ViewSpec } from '../resolve/tier.js';
-import { type FieldReader, fieldReader, isVariable } from './rows.js';
+import { type FieldReader, RowDecoder, fieldReader, isVariable } from './rows.js';
 import { type DecodedBundle, decodeBundle } from './decode.js';
 import type { Block, BundleManifest, ViewLayout } from './format.js';
 import { KeyIndex } from './key-index.js';
@@ -27,8 +27,8 @@ export class BundleView {
   private readonly eventTs: Float64Array;
   private readonly stride8: number;
   private readonly readers: FieldReader[];
-  private readonly names: string[];
-  private readonly template: Record<string, unknown>;
+  private readonly decoder: RowDecoder;
+  private readonly toObject: (values: readonly unknown[]) => Record<string, unknown>;
 
   constructor(spec: ViewSpec, layout: ViewLayout, data: Uint8Array) {
     this.name = spec.name;
@@ -41,8 +41,7 @@ export class BundleView {
     this.keys = new KeyIndex(slots, records, layout.stride, heap, layout.rows);
     this.eventTs = new Float64Array(records.buffer, records.byteOffset, records.byteLength / 8);
     this.stride8 = layout.stride / 8;
-    this.names = spec.features.map((f) => f.name);
-    this.template = Object.fromEntries(this.names.map((n) => [n, null]));
+    this.toObject = objectMaker(spec.features.map((f) => f.name));
     const u32 = new Uint32Array(records.buffer, records.byteOffset, records.byteLength / 4);
     checkHeapRefs(u32, layout.stride / 4, 2, layout.rows, heap.length, `view "${spec.name}" keys`, 1);
     this.readers = spec.features.map((f, i) => {
@@ -51,8 +50,11 @@ export class BundleView {
       if (isVariable(field.kind)) {
         checkHeapRefs(u32, layout.stride / 4, field.offset / 4, layout.rows, heap.length, `view "${spec.name}", feature "${f.name}"`, field.kind === 'f32list' ? 4 : 1);
       }
+      if (field.kind === 'dict') checkDictionaryRefs(u32, layout.stride / 4, field.offset / 4, layout.rows, field.dictionary!.length, `view "${spec.name}", feature "${f.name}"`);
       return fieldReader(field, i, f.dtype, layout.stride, layout.nullsOffset, records, heap);
     });
+    const fields = spec.features.map((f) => layout.fields.find((c) => c.name === f.name)!);
+    this.decoder = new RowDecoder(fields, spec.features.map((f) => f.dtype), layout.stride, layout.nullsOffset, records, heap);
   }
 
   get keyCount(): number {
@@ -72,26 +74,40 @@ export class BundleView {
     return this.readers[featureIndex]!(row);
   }
 
-  /**
-   * The row as { feature: value }. Copying a template object with every
-   * property already in place keeps one hidden class, several times faster
-   * than adding twenty properties one by one.
-   */
+  /** The row as { feature: value }. */
   object(row: number): Record<string, unknown> {
-    const out = { ...this.template };
-    const names = this.names;
-    const readers = this.readers;
-    for (let i = 0; i < readers.length; i++) out[names[i]!] = readers[i]!(row);
-    return out;
+    return this.toObject(this.decoder.values(row));
   }
 
   /** The whole row, as tiers and caches hold it. */
   row(row: number): Row {
-    const readers = this.readers;
-    const values = new Array<unknown>(readers.length);
-    for (let i = 0; i < readers.length; i++) values[i] = readers[i]!(row);
-    return { eventTsMs: this.eventTs[row * this.stride8]!, values };
+    return { eventTsMs: this.eventTs[row * this.stride8]!, values: this.decoder.values(row) };
   }
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * A function turning a row's values into { name: value }. An object literal
+ * made once per view builds the object about five times faster than
+ * assigning twenty properties by name (about 50 ns against 280); where code
+ * cannot be compiled at run time (a strict Content-Security-Policy) or a
+ * name is not a plain identifier, properties are assigned one by one.
+ */
+function objectMaker(names: readonly string[]): (values: readonly unknown[]) => Record<string, unknown> {
+  if (names.every((n) => IDENTIFIER.test(n) && n !== '__proto__')) {
+    try {
+      return new Function('v', `return { ${names.map((n, i) => `${n}: v[${i}]`).join(', ')} };`) as (values: readonly unknown[]) => Record<string, unknown>;
+    } catch {
+      // Compiling is not allowed here: assign below.
+    }
+  }
+  const template = Object.fromEntries(names.map((n) => [n, null]));
+  return (values) => {
+    const out: Record<string, unknown> = { ...template };
+    for (let i = 0; i < values.length; i++) out[names[i]!] = values[i];
+    return out;
+  };
 }
 
 function checkSlots(slots: Int32Array, rows: number, view: string): void {
@@ -102,6 +118,13 @@ function checkSlots(slots: Int32Array, rows: number, view: string): void {
     if (s !== 0) used++;
   }
   if (used !== rows) throw corrupt(`view "${view}": key table holds ${used} keys, expected ${rows}`);
+}
+
+/** Every dictionary index at `at` in each record must be inside the dictionary (null rows hold 0). */
+function checkDictionaryRefs(u32: Uint32Array, stride4: number, at: number, rows: number, entries: number, what: string): void {
+  for (let r = 0; r < rows; r++) {
+    if (u32[r * stride4 + at]! >= entries) throw corrupt(`${what}: row ${r} points outside the dictionary`);
+  }
 }
 
 /** Every (offset, length) pair at `at` in each record must lie inside the heap. */

@@ -117,8 +117,11 @@ function checkLayout(layout: BundleLayout, manifest: BundleManifest, dataLength:
       const ok = f && typeof f.kind === 'string' && FIELD_KINDS.has(f.kind) && Number.isInteger(f.offset) &&
         f.offset >= RECORD_HEADER_BYTES && f.offset % fieldAlignment(f.kind) === 0 && f.offset + fieldWidth(f.kind) <= v.stride;
       if (!ok) throw corrupt(`${where}, field "${f?.name}": outside the record`);
+      if (f.kind === 'dict' && !(Array.isArray(f.dictionary) && f.dictionary.length > 0 && f.dictionary.every((s) => typeof s === 'string'))) {
+        throw corrupt(`${where}, field "${f.name}": bad dictionary`);
+      }
     }
   }
 }
 
-const FIELD_KINDS = new Set(['f64', 'f32', 'u8', 'str', 'f32list', 'packed']);
+const FIELD_KINDS = new Set(['f64', 'f32', 'u8', 'str', 'dict', 'f32list', 'packed']);

@@ -1,9 +1,9 @@
 /**
- * The bundle file format, version 1.
+ * The bundle file format, version 2.
  *
  *   offset  size  field
  *   0       8     magic "LARDERB\n"
- *   8       2     format version, u16 little-endian (1)
+ *   8       2     format version, u16 little-endian (2)
  *   10      2     reserved, 0
  *   12      4     manifest length in bytes, u32 LE
  *   16      32    SHA-256 of the manifest bytes
@@ -24,7 +24,8 @@ import type { RepoDef } from '../repo/types.js';
 import type { FeatureStats } from '../stats.js';
 
 export const MAGIC = new Uint8Array([0x4c, 0x41, 0x52, 0x44, 0x45, 0x52, 0x42, 0x0a]); // "LARDERB\n"
-export const FORMAT_VERSION = 1;
+/** 2: string columns with few distinct values are stored as dictionary indexes; short keys inline in the record. */
+export const FORMAT_VERSION = 2;
 export const HEADER_BYTES = 48;
 export const ALIGN = 8;
 
@@ -63,15 +64,19 @@ export interface Block {
 /**
  * How a feature's value is stored in the row record: fixed-width kinds hold
  * the value; variable-width kinds hold (heap offset u32, byte length u32)
- * pointing into the view's heap.
+ * pointing into the view's heap; 'dict' holds a u32 index into the field's
+ * dictionary (strings with few distinct values: a read is one array access,
+ * with no heap bytes to fetch and no string to build).
  */
-export type FieldKind = 'f64' | 'f32' | 'u8' | 'str' | 'f32list' | 'packed';
+export type FieldKind = 'f64' | 'f32' | 'u8' | 'str' | 'dict' | 'f32list' | 'packed';
 
 export interface FieldLayout {
   name: string;
   kind: FieldKind;
   /** Byte offset of the field inside the row record. */
   offset: number;
+  /** The distinct values of a 'dict' field, in index order. */
+  dictionary?: string[];
 }
 
 /**
@@ -82,7 +87,10 @@ export interface FieldLayout {
  *   0   f64  event time, epoch ms
  *   8   u32  heap offset of the key's UTF-8 bytes
  *   12  u32  key byte length
- *   16  ...  fields at their `offset` (f64 fields first, then 4-byte, then 1-byte)
+ *   16  8    the key's bytes again when it has at most 8 (zeros after
+ *            them), so matching a short key reads no heap: one memory
+ *            access less per lookup
+ *   24  ...  fields at their `offset` (f64 fields first, then 4-byte, then 1-byte)
  *   nullsOffset: null bitmap, one bit per feature (set = null)
  */
 export interface ViewLayout {

@@ -2,10 +2,11 @@
  * The entity-key index of one view: an open-addressing hash table (linear
  * probing, load <= 0.5) over the canonical key strings, stored in the bundle
  * so that opening builds nothing. A slot holds row + 1; the row record holds
- * where the key's bytes are, so a probe reads one slot, one record and the
- * key bytes.
+ * a short key's bytes itself and a longer key's place in the heap, so a probe
+ * reads one slot and one record (and, for long keys, the key bytes).
  */
 import { hashKey } from '../keys.js';
+import { INLINE_KEY_BYTES } from './rows.js';
 import { utf8Equals } from './utf8.js';
 
 function tableSize(n: number): number {
@@ -33,7 +34,7 @@ export class KeyIndex {
 
   constructor(
     private readonly slots: Int32Array,
-    records: Uint8Array,
+    private readonly records: Uint8Array,
     stride: number,
     private readonly heap: Uint8Array,
     readonly size: number,
@@ -45,14 +46,17 @@ export class KeyIndex {
 
   /** The row of `key`, or -1. */
   rowOf(key: string): number {
-    const { slots, mask, u32, stride4, heap } = this;
+    const { slots, mask, u32, stride4, heap, records } = this;
     let i = hashKey(key) & mask;
     for (;;) {
       const slot = slots[i]!;
       if (slot === 0) return -1;
       const at = (slot - 1) * stride4 + 2;
-      const start = u32[at]!;
-      if (utf8Equals(heap, start, start + u32[at + 1]!, key)) return slot - 1;
+      const length = u32[at + 1]!;
+      const found = length <= INLINE_KEY_BYTES
+        ? utf8Equals(records, at * 4 + 8, at * 4 + 8 + length, key)
+        : utf8Equals(heap, u32[at]!, u32[at]! + length, key);
+      if (found) return slot - 1;
       i = (i + 1) & mask;
     }
   }
