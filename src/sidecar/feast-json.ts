@@ -39,7 +39,7 @@ interface Written {
 const REMEMBERED = 8;
 
 const sameItems = (a: readonly unknown[], b: readonly unknown[]): boolean => {
-  if (a.length !== b.length) return false;
+  if (a.length !== b.length || a[0] !== b[0] || a[a.length - 1] !== b[b.length - 1]) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 };
@@ -54,7 +54,9 @@ class Repeats {
   private readonly written: Written[] = [];
 
   write(w: JsonWriter, items: readonly unknown[], writeItem: (w: JsonWriter, item: unknown) => void): void {
-    for (const prior of this.written) {
+    // Newest first: a column most often repeats the one before it.
+    for (let p = this.written.length - 1; p >= 0; p--) {
+      const prior = this.written[p]!;
       if (sameItems(prior.items, items)) {
         w.repeat(prior.start, prior.end);
         return;
