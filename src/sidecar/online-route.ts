@@ -3,7 +3,7 @@
  * the Hono route in app.ts, and serve.ts's direct node:http path for this
  * one hot route (Hono's adapter alone costs about a third of a bare server's
  * throughput). Given how to read the headers and the body, it answers with
- * a status, headers and JSON text; it never throws.
+ * a status, headers and the JSON body; it never throws.
  */
 import type { Buffer } from 'node:buffer';
 import { LarderError } from '../core/errors.js';
