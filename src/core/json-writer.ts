@@ -70,6 +70,15 @@ export class JsonWriter {
     this.at = at;
   }
 
+  /** Writes bytes known to be valid JSON text (pre-encoded punctuation and keywords). */
+  chunk(bytes: Uint8Array): void {
+    this.room(bytes.length);
+    const buf = this.buf;
+    let at = this.at;
+    for (let i = 0; i < bytes.length; i++) buf[at++] = bytes[i]!;
+    this.at = at;
+  }
+
   byte(b: number): void {
     this.room(1);
     this.buf[this.at++] = b;

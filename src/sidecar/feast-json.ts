@@ -11,11 +11,20 @@ import type { FieldStatus } from '../core/asof.js';
 import type { OnlineFeaturesResponse, RequestPlan } from '../core/feast.js';
 import { JsonWriter } from '../core/json-writer.js';
 
-const QUOTED_STATUS: Readonly<Record<FieldStatus, string>> = {
-  PRESENT: '"PRESENT"',
-  NULL_VALUE: '"NULL_VALUE"',
-  NOT_FOUND: '"NOT_FOUND"',
-  OUTSIDE_MAX_AGE: '"OUTSIDE_MAX_AGE"',
+// The fixed parts of the text, encoded once.
+const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
+const OPEN = ascii('{"metadata":{"feature_names":[');
+const NAMES_END = ascii(']},"results":[');
+const FIRST_VALUES = ascii('{"values":[');
+const NEXT_VALUES = ascii(',{"values":[');
+const STATUSES = ascii('],"statuses":[');
+const STAMPS = ascii('],"event_timestamps":[');
+const CLOSE = ascii(']}');
+const QUOTED_STATUS: Readonly<Record<FieldStatus, Uint8Array>> = {
+  PRESENT: ascii('"PRESENT"'),
+  NULL_VALUE: ascii('"NULL_VALUE"'),
+  NOT_FOUND: ascii('"NOT_FOUND"'),
+  OUTSIDE_MAX_AGE: ascii('"OUTSIDE_MAX_AGE"'),
 };
 
 /** Per output column (join keys first), whether its values are float32 (scalars or lists). */
@@ -74,7 +83,7 @@ class Repeats {
 
 const writeStatus = (w: JsonWriter, s: unknown): void => {
   const quoted = QUOTED_STATUS[s as FieldStatus];
-  if (typeof quoted === 'string') w.raw(quoted);
+  if (quoted instanceof Uint8Array) w.chunk(quoted);
   else w.value(s);
 };
 const writeValue = (w: JsonWriter, v: unknown): void => w.value(v);
@@ -108,27 +117,27 @@ export function feastResponseJson(response: OnlineFeaturesResponse, float32: rea
   const w = writer;
   w.reset();
   const names = response.metadata.feature_names;
-  w.raw('{"metadata":{"feature_names":[');
+  w.chunk(OPEN);
   for (let i = 0; i < names.length; i++) {
     if (i > 0) w.byte(0x2c);
     w.string(names[i]!);
   }
-  w.raw(']},"results":[');
+  w.chunk(NAMES_END);
   const statuses = new Repeats();
   const stamps = new Repeats();
   const results = response.results;
   for (let r = 0; r < results.length; r++) {
     const column = results[r]!;
-    w.raw(r === 0 ? '{"values":[' : ',{"values":[');
+    w.chunk(r === 0 ? FIRST_VALUES : NEXT_VALUES);
     if (float32[r] === true) writeFloat32Values(w, column.values);
     else writeValues(w, column.values);
-    w.raw('],"statuses":[');
+    w.chunk(STATUSES);
     statuses.write(w, column.statuses, writeStatus);
-    w.raw('],"event_timestamps":[');
+    w.chunk(STAMPS);
     stamps.write(w, column.event_timestamps, writeValue);
-    w.raw(']}');
+    w.chunk(CLOSE);
   }
-  w.raw(']}');
+  w.chunk(CLOSE);
   const view = w.view();
   const out = Buffer.allocUnsafe(view.length);
   out.set(view);
