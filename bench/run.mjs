@@ -18,7 +18,7 @@ const USAGE = `usage: npm run bench [-- [builder] [sidecar] [--quick] [--serve-a
   builder   builder benchmark (issue 2): build time vs DuckDB, bytes, open, memory, lookups
   sidecar   serving benchmark (issue 3): sidecar vs bare node:http under autocannon
   --quick   small data and short runs (smoke check, under a minute); results go to *-quick.md
-  --serve-args "<flags>"  extra flags for \`larder serve\` in the sidecar part (e.g. "--cache-max-bytes 0");
+  --serve-args "<flags>"  extra flags for \`larder serve\` in the sidecar part (e.g. "--max-entities 500");
             results go to sidecar-<flags>.md, so settings can be compared`;
 
 let args;

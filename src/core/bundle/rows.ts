@@ -329,8 +329,8 @@ interface KindPlan {
   offsets: Int32Array;
 }
 
-function kindPlan(fields: readonly FieldLayout[], kind: FieldKind, width: number, keep: (i: number) => boolean = () => true): KindPlan {
-  const picked = [...fields.keys()].filter((i) => fields[i]!.kind === kind && keep(i));
+function kindPlan(fields: readonly FieldLayout[], kind: FieldKind, width: number): KindPlan {
+  const picked = [...fields.keys()].filter((i) => fields[i]!.kind === kind);
   return { features: Int32Array.from(picked), offsets: Int32Array.from(picked, (i) => fields[i]!.offset / width) };
 }
 
@@ -346,6 +346,7 @@ export class RowDecoder {
   private readonly u32: Uint32Array;
   private readonly u8: Uint8Array;
   private readonly stride: number;
+  private readonly count: number;
   private readonly doubles: KindPlan;
   private readonly floats: KindPlan;
   private readonly bools: KindPlan;
@@ -364,6 +365,7 @@ export class RowDecoder {
     this.u32 = new Uint32Array(buffer, byteOffset, byteLength / 4);
     this.u8 = records;
     this.stride = stride;
+    this.count = fields.length;
     this.doubles = kindPlan(fields, 'f64', 8);
     this.floats = kindPlan(fields, 'f32', 4);
     this.bools = kindPlan(fields, 'u8', 1);
@@ -379,7 +381,7 @@ export class RowDecoder {
 
   /** The values of `row`, one per feature in definition order. */
   values(row: number): unknown[] {
-    const out = new Array<unknown>(this.variable.length + this.doubles.features.length + this.floats.features.length + this.bools.features.length + this.dicts.features.length);
+    const out = new Array<unknown>(this.count);
     const base = row * this.stride;
     const { f64, f32, u32, u8 } = this;
     let plan = this.doubles;
@@ -394,7 +396,7 @@ export class RowDecoder {
     for (let k = 0; k < this.nullBytes; k++) {
       const bits = u8[base + this.nullsOffset + k]!;
       if (bits === 0) continue;
-      for (let b = 0; b < 8; b++) if (bits & (1 << b)) out[k * 8 + b] = null;
+      for (let b = 0; b < 8; b++) if (bits & (1 << b) && k * 8 + b < this.count) out[k * 8 + b] = null;
     }
     for (let j = 0; j < this.timestamps.length; j++) {
       const i = this.timestamps[j]!;
