@@ -9,6 +9,8 @@
  * back as the same float32 (0.1, not 0.10000000149011612): what protobuf's
  * JSON mapping, and so Feast, prints for a float field.
  */
+import { withRoom } from './bytes.js';
+
 const encoder = new TextEncoder();
 
 /** 10^d for the decimal fast paths; all exact doubles. */
@@ -53,12 +55,7 @@ export class JsonWriter {
   }
 
   private room(n: number): void {
-    if (this.at + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.at + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.at));
-    this.buf = next;
+    if (this.at + n > this.buf.length) this.buf = withRoom(this.buf, this.at, n);
   }
 
   /** Writes `s`, which the caller knows to be ASCII needing no escapes (punctuation, keywords). */

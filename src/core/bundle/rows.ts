@@ -9,6 +9,7 @@ import type { Dtype } from '../dtypes.js';
 import type { FeatureDef } from '../repo/types.js';
 import { formatTimestamp } from '../time.js';
 import type { FieldKind, FieldLayout } from './format.js';
+import { withRoom } from '../bytes.js';
 import { decodeUtf8 } from './utf8.js';
 
 /** Thrown for a value that cannot be stored as its dtype; the caller adds view and feature. */
@@ -98,12 +99,7 @@ class Heap {
   length = 0;
   private readonly encoder = new TextEncoder();
   private ensure(extra: number): void {
-    if (this.length + extra <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.length + extra) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.length));
-    this.buf = next;
+    this.buf = withRoom(this.buf, this.length, extra);
   }
   utf8(s: string): number {
     this.ensure(s.length * 3);
