@@ -10,7 +10,7 @@ import { describeType } from './dtypes.js';
 import { entityKeyString, isJoinKeyValue } from './keys.js';
 import type { ServingCatalog } from './resolve/catalog.js';
 import type { ViewResult } from './resolve/resolver.js';
-import type { ViewSpec } from './resolve/tier.js';
+import type { Row, ViewSpec } from './resolve/tier.js';
 import { EPOCH_ISO, formatTimestamp } from './time.js';
 
 export interface OnlineFeaturesRequest {
@@ -156,44 +156,70 @@ function featureRefs(catalog: ServingCatalog, body: Record<string, unknown>): re
   return features;
 }
 
-/** Builds Feast's response from resolved rows, judging statuses at `nowMs`. */
-export function buildResponse(plan: RequestPlan, results: ReadonlyMap<string, ViewResult>, nowMs: number): OnlineFeaturesResponse {
-  const n = plan.entityCount;
-  const featureNames: string[] = [];
-  const vectors: FeatureVector[] = [];
-  for (const jk of plan.joinKeys) {
-    featureNames.push(jk.name);
-    vectors.push({
-      values: jk.values,
-      statuses: new Array<FieldStatus>(n).fill('PRESENT'),
-      event_timestamps: new Array<string>(n).fill(EPOCH_ISO),
-    });
+/** Feature values by status, as counted while judging an answer. */
+export type StatusCounts = Record<FieldStatus, number>;
+
+/**
+ * A resolved request's answer, column by column (join keys first), judged at
+ * `nowMs`: the one place the response's values, statuses and event
+ * timestamps are decided. column(r) fills and returns the same arrays each
+ * time, so a serializer can write the answer without building it; the
+ * in-process API copies them into Feast's response object.
+ */
+export class AnswerColumns {
+  readonly names: string[];
+  /** Statuses of the feature columns judged so far. */
+  readonly counts: StatusCounts = { PRESENT: 0, NULL_VALUE: 0, NOT_FOUND: 0, OUTSIDE_MAX_AGE: 0 };
+  private readonly n: number;
+  private readonly cells: FeatureVector = { values: [], statuses: [], event_timestamps: [] };
+  /** Per view, its rows' event times, formatted once per request (formatting dominated wide answers). */
+  private readonly stampsByView = new Map<string, string[]>();
+
+  constructor(
+    private readonly plan: RequestPlan,
+    private readonly results: ReadonlyMap<string, ViewResult>,
+    private readonly nowMs: number,
+  ) {
+    this.n = plan.entityCount;
+    this.names = [...plan.joinKeys.map((jk) => jk.name), ...plan.outputs.map((o) => o.name)];
+    const { values, statuses, event_timestamps: stamps } = this.cells;
+    values.length = statuses.length = stamps.length = this.n;
   }
-  // The features of one view share their rows' event times: each is
-  // formatted once per request, not once per feature (formatting dominated
-  // the cost of building a wide response).
-  const stampsByView = new Map<string, string[]>();
-  for (const out of plan.outputs) {
-    const { view, featureIndex } = out;
-    const rows = results.get(view.name)!.rows;
-    let rowStamps = stampsByView.get(view.name);
-    if (!rowStamps) {
-      rowStamps = new Array<string>(n);
+
+  get count(): number {
+    return this.names.length;
+  }
+
+  /** Whether column r holds float32 values (scalars or lists), which JSON writes at float32 precision. */
+  isFloat32(r: number): boolean {
+    const out = this.plan.outputs[r - this.plan.joinKeys.length];
+    const dtype = out?.view.features[out.featureIndex]!.dtype;
+    return dtype === 'float32' || dtype === 'float32[]';
+  }
+
+  column(r: number): FeatureVector {
+    const n = this.n;
+    const { values, statuses, event_timestamps: stamps } = this.cells;
+    const joinKeys = this.plan.joinKeys;
+    if (r < joinKeys.length) {
+      // Join keys echo the request, PRESENT, at the epoch.
+      const given = joinKeys[r]!.values;
       for (let i = 0; i < n; i++) {
-        const row = rows[i];
-        rowStamps[i] = row ? formatTimestamp(row.eventTsMs) : EPOCH_ISO;
+        values[i] = given[i];
+        statuses[i] = 'PRESENT';
+        stamps[i] = EPOCH_ISO;
       }
-      stampsByView.set(view.name, rowStamps);
+      return this.cells;
     }
-    const def = view.features[featureIndex]!;
-    const fallback = def.default ?? null;
-    const values = new Array<unknown>(n);
-    const statuses = new Array<FieldStatus>(n);
-    const stamps = new Array<string>(n);
+    const { view, featureIndex } = this.plan.outputs[r - joinKeys.length]!;
+    const rows = this.results.get(view.name)!.rows;
+    const rowStamps = this.rowStamps(view.name, rows);
+    const fallback = view.features[featureIndex]!.default ?? null;
+    const counts = this.counts;
     for (let i = 0; i < n; i++) {
       const row = rows[i];
       const value = row ? row.values[featureIndex] : null;
-      const status = row ? statusAt(row.eventTsMs, value, nowMs, view.ttlSeconds) : 'NOT_FOUND';
+      const status = row ? statusAt(row.eventTsMs, value, this.nowMs, view.ttlSeconds) : 'NOT_FOUND';
       if (status === 'NOT_FOUND') {
         values[i] = fallback;
         stamps[i] = EPOCH_ISO;
@@ -202,9 +228,36 @@ export function buildResponse(plan: RequestPlan, results: ReadonlyMap<string, Vi
         stamps[i] = rowStamps[i]!;
       }
       statuses[i] = status;
+      // Literal keys: a keyed increment per value cost more than the rest of the loop.
+      if (status === 'PRESENT') counts.PRESENT++;
+      else if (status === 'NULL_VALUE') counts.NULL_VALUE++;
+      else if (status === 'NOT_FOUND') counts.NOT_FOUND++;
+      else counts.OUTSIDE_MAX_AGE++;
     }
-    featureNames.push(out.name);
-    vectors.push({ values, statuses, event_timestamps: stamps });
+    return this.cells;
   }
-  return { metadata: { feature_names: featureNames }, results: vectors };
+
+  private rowStamps(viewName: string, rows: readonly (Row | undefined)[]): string[] {
+    let stamps = this.stampsByView.get(viewName);
+    if (!stamps) {
+      stamps = new Array<string>(this.n);
+      for (let i = 0; i < this.n; i++) {
+        const row = rows[i];
+        stamps[i] = row ? formatTimestamp(row.eventTsMs) : EPOCH_ISO;
+      }
+      this.stampsByView.set(viewName, stamps);
+    }
+    return stamps;
+  }
+}
+
+/** Builds Feast's response from resolved rows, judging statuses at `nowMs`. */
+export function buildResponse(plan: RequestPlan, results: ReadonlyMap<string, ViewResult>, nowMs: number): OnlineFeaturesResponse {
+  const answer = new AnswerColumns(plan, results, nowMs);
+  const vectors: FeatureVector[] = [];
+  for (let r = 0; r < answer.count; r++) {
+    const { values, statuses, event_timestamps } = answer.column(r);
+    vectors.push({ values: values.slice(), statuses: statuses.slice(), event_timestamps: event_timestamps.slice() });
+  }
+  return { metadata: { feature_names: answer.names }, results: vectors };
 }

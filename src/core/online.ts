@@ -1,20 +1,21 @@
 /**
- * getOnlineFeatures, once: plan the request, resolve each view through the
- * tiers, build Feast's response. The in-process API and the sidecar both
- * call this; it is synchronous unless a tier is remote.
+ * getOnlineFeatures, once: plan the request and resolve each view through
+ * the tiers. The in-process API builds Feast's response from that; the
+ * sidecar writes it as JSON without building it (both through
+ * AnswerColumns). Synchronous unless a tier is remote.
  */
 import { type OnlineFeaturesResponse, type RequestPlan, buildResponse, planRequest } from './feast.js';
 import type { ServingCatalog } from './resolve/catalog.js';
 import type { Resolver, ViewResult } from './resolve/resolver.js';
 import type { TierName } from './resolve/tier.js';
 
-export interface OnlineResult {
-  response: OnlineFeaturesResponse;
-  /** Entity lookups (entity x view) answered by each tier. */
-  servedBy: Record<TierName, number>;
-  entityCount: number;
+export interface ResolvedRequest {
   /** The request as planned: which views, keys and output columns. */
   plan: RequestPlan;
+  /** Per view name, its rows and the tier that served each. */
+  results: ReadonlyMap<string, ViewResult>;
+  /** Entity lookups (entity x view) answered by each tier. */
+  servedBy: Record<TierName, number>;
 }
 
 export interface OnlineOptions {
@@ -23,13 +24,8 @@ export interface OnlineOptions {
   maxEntities?: number;
 }
 
-export function getOnlineFeatures(
-  catalog: ServingCatalog,
-  resolver: Resolver,
-  body: unknown,
-  opts: OnlineOptions,
-): OnlineResult | Promise<OnlineResult> {
-  const plan = planRequest(catalog, body, opts.maxEntities);
+export function resolveRequest(catalog: ServingCatalog, resolver: Resolver, body: unknown, maxEntities?: number): ResolvedRequest | Promise<ResolvedRequest> {
+  const plan = planRequest(catalog, body, maxEntities);
   const results = new Map<string, ViewResult>();
   const pending: Promise<void>[] = [];
   for (const { view, keys } of plan.views) {
@@ -37,7 +33,7 @@ export function getOnlineFeatures(
     if (r instanceof Promise) pending.push(r.then((v) => void results.set(view.name, v)));
     else results.set(view.name, r);
   }
-  const finish = (): OnlineResult => {
+  const finish = (): ResolvedRequest => {
     const servedBy: Record<TierName, number> = { lru: 0, bundle: 0, redis: 0, default: 0 };
     for (const r of results.values()) {
       for (const t of r.servedBy) {
@@ -47,7 +43,19 @@ export function getOnlineFeatures(
         else servedBy.default++;
       }
     }
-    return { response: buildResponse(plan, results, opts.nowMs), servedBy, entityCount: plan.entityCount, plan };
+    return { plan, results, servedBy };
   };
   return pending.length === 0 ? finish() : Promise.all(pending).then(finish);
+}
+
+/** Feast's response to `body`, statuses judged at `opts.nowMs`. */
+export function getOnlineFeatures(
+  catalog: ServingCatalog,
+  resolver: Resolver,
+  body: unknown,
+  opts: OnlineOptions,
+): OnlineFeaturesResponse | Promise<OnlineFeaturesResponse> {
+  const resolved = resolveRequest(catalog, resolver, body, opts.maxEntities);
+  const build = (r: ResolvedRequest) => buildResponse(r.plan, r.results, opts.nowMs);
+  return resolved instanceof Promise ? resolved.then(build) : build(resolved);
 }

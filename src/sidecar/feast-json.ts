@@ -1,14 +1,15 @@
 /**
- * Serializes Feast's online-features response straight to UTF-8 bytes.
- * The text is what JSON.stringify would produce, except that values of
- * float32 features are written as the shortest decimal that reads back as
- * the same float32, as Feast's protobuf JSON does (see core/json-writer.ts).
- * Turning the answer into a JS string and then into bytes was the largest
- * single cost of answering a request.
+ * Serializes Feast's online-features response straight to UTF-8 bytes,
+ * column by column from AnswerColumns, without building the response
+ * object. The text is what JSON.stringify would produce of the response,
+ * except that values of float32 features are written as the shortest
+ * decimal that reads back as the same float32, as Feast's protobuf JSON
+ * does (see core/json-writer.ts). Turning the answer into objects, then a
+ * JS string, then bytes was the largest single cost of answering a request.
  */
 import { Buffer } from 'node:buffer';
 import type { FieldStatus } from '../core/asof.js';
-import type { OnlineFeaturesResponse, RequestPlan } from '../core/feast.js';
+import type { FeatureVector, OnlineFeaturesResponse } from '../core/feast.js';
 import { JsonWriter } from '../core/json-writer.js';
 
 // The fixed parts of the text, encoded once.
@@ -27,14 +28,24 @@ const QUOTED_STATUS: Readonly<Record<FieldStatus, Uint8Array>> = {
   OUTSIDE_MAX_AGE: ascii('"OUTSIDE_MAX_AGE"'),
 };
 
-/** Per output column (join keys first), whether its values are float32 (scalars or lists). */
-export function float32Columns(plan: RequestPlan): boolean[] {
-  const columns = plan.joinKeys.map(() => false);
-  for (const out of plan.outputs) {
-    const dtype = out.view.features[out.featureIndex]!.dtype;
-    columns.push(dtype === 'float32' || dtype === 'float32[]');
-  }
-  return columns;
+/** An answer, column by column (join keys first): core's AnswerColumns, or a built response. */
+export interface JsonColumns {
+  readonly names: readonly string[];
+  readonly count: number;
+  /** Column r; its arrays may be reused by the next call. */
+  column(r: number): FeatureVector;
+  /** Whether column r holds float32 values (scalars or lists). */
+  isFloat32(r: number): boolean;
+}
+
+/** A built response as JsonColumns, with the float32 columns named by index. */
+export function responseColumns(response: OnlineFeaturesResponse, float32: readonly boolean[] = []): JsonColumns {
+  return {
+    names: response.metadata.feature_names,
+    count: response.results.length,
+    column: (r) => response.results[r]!,
+    isFloat32: (r) => float32[r] === true,
+  };
 }
 
 /** An array already written, and where its JSON text is. */
@@ -77,7 +88,8 @@ class Repeats {
       writeItem(w, items[i]);
     }
     if (this.written.length === REMEMBERED) this.written.shift();
-    this.written.push({ items, start, end: w.length });
+    // A copy: the columns' arrays are reused from column to column.
+    this.written.push({ items: items.slice(), start, end: w.length });
   }
 }
 
@@ -113,10 +125,10 @@ function writeFloat32Values(w: JsonWriter, values: readonly unknown[]): void {
 // that is not zeroed first, since every byte is overwritten).
 const writer = new JsonWriter();
 
-export function feastResponseJson(response: OnlineFeaturesResponse, float32: readonly boolean[] = []): Buffer<ArrayBuffer> {
+export function feastResponseJson(answer: JsonColumns): Buffer<ArrayBuffer> {
   const w = writer;
   w.reset();
-  const names = response.metadata.feature_names;
+  const names = answer.names;
   w.chunk(OPEN);
   for (let i = 0; i < names.length; i++) {
     if (i > 0) w.byte(0x2c);
@@ -125,11 +137,10 @@ export function feastResponseJson(response: OnlineFeaturesResponse, float32: rea
   w.chunk(NAMES_END);
   const statuses = new Repeats();
   const stamps = new Repeats();
-  const results = response.results;
-  for (let r = 0; r < results.length; r++) {
-    const column = results[r]!;
+  for (let r = 0; r < answer.count; r++) {
+    const column = answer.column(r);
     w.chunk(r === 0 ? FIRST_VALUES : NEXT_VALUES);
-    if (float32[r] === true) writeFloat32Values(w, column.values);
+    if (answer.isFloat32(r)) writeFloat32Values(w, column.values);
     else writeValues(w, column.values);
     w.chunk(STATUSES);
     statuses.write(w, column.statuses, writeStatus);

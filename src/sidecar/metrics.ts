@@ -5,7 +5,7 @@
  * everything is formatted only when /metrics is scraped.
  */
 import type { FieldStatus } from '../core/asof.js';
-import type { OnlineFeaturesResponse } from '../core/feast.js';
+import type { StatusCounts } from '../core/feast.js';
 import { TIER_NAMES, type TierName } from '../core/resolve/tier.js';
 import type { ServingStateHolder } from './serving-state.js';
 
@@ -48,35 +48,18 @@ export class Metrics {
     series.observe(seconds);
   }
 
-  /**
-   * Counts one answered request: entity lookups by the tier that answered,
-   * and feature values by status. The first `joinKeyCount` result columns
-   * are the join keys echoed back, not feature values.
-   */
-  countServed(servedBy: Readonly<Record<TierName, number>>, response: OnlineFeaturesResponse, joinKeyCount: number): void {
+  /** Counts one answered request: entity lookups by the tier that answered, feature values by status. */
+  countServed(servedBy: Readonly<Record<TierName, number>>, statuses: Readonly<StatusCounts>): void {
     const tiers = this.servedByTier;
     tiers.lru += servedBy.lru;
     tiers.bundle += servedBy.bundle;
     tiers.redis += servedBy.redis;
     tiers.default += servedBy.default;
-    // Counted in locals: a keyed increment per value cost more than the rest of this.
-    let present = 0, nulls = 0, notFound = 0, stale = 0;
-    const results = response.results;
-    for (let r = joinKeyCount; r < results.length; r++) {
-      const statuses = results[r]!.statuses;
-      for (let i = 0; i < statuses.length; i++) {
-        const s = statuses[i];
-        if (s === 'PRESENT') present++;
-        else if (s === 'NULL_VALUE') nulls++;
-        else if (s === 'NOT_FOUND') notFound++;
-        else stale++;
-      }
-    }
     const counts = this.valuesByStatus;
-    counts.PRESENT += present;
-    counts.NULL_VALUE += nulls;
-    counts.NOT_FOUND += notFound;
-    counts.OUTSIDE_MAX_AGE += stale;
+    counts.PRESENT += statuses.PRESENT;
+    counts.NULL_VALUE += statuses.NULL_VALUE;
+    counts.NOT_FOUND += statuses.NOT_FOUND;
+    counts.OUTSIDE_MAX_AGE += statuses.OUTSIDE_MAX_AGE;
   }
 
   countBundleLoad(outcome: 'ok' | 'rejected'): void {

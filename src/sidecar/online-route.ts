@@ -7,9 +7,10 @@
  */
 import type { Buffer } from 'node:buffer';
 import { LarderError } from '../core/errors.js';
-import { type OnlineResult, getOnlineFeatures } from '../core/online.js';
+import { AnswerColumns } from '../core/feast.js';
+import { type ResolvedRequest, resolveRequest } from '../core/online.js';
 import type { TierName } from '../core/resolve/tier.js';
-import { feastResponseJson, float32Columns } from './feast-json.js';
+import { feastResponseJson } from './feast-json.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { type HeaderReader, checkBodyHeaders, parseJson } from './request-body.js';
@@ -75,12 +76,12 @@ export async function answerOnlineFeatures(deps: RouteDeps, header: HeaderReader
     checkBodyHeaders(header, deps.limits.maxBodyBytes);
     const body = parseJson(await readBody());
     const t1 = performance.now();
-    const pending = getOnlineFeatures(state.catalog, state.resolver, body, { nowMs: deps.now(), maxEntities: deps.limits.maxEntities });
-    const result: OnlineResult = pending instanceof Promise ? await pending : pending;
-    const bytes = feastResponseJson(result.response, float32Columns(result.plan));
+    const pending = resolveRequest(state.catalog, state.resolver, body, deps.limits.maxEntities);
+    const result: ResolvedRequest = pending instanceof Promise ? await pending : pending;
+    const answer = new AnswerColumns(result.plan, result.results, deps.now());
+    const bytes = feastResponseJson(answer);
     const t2 = performance.now();
-    // planRequest accepted `entities` as an object: one result column per key.
-    deps.metrics.countServed(result.servedBy, result.response, Object.keys((body as { entities: object }).entities).length);
+    deps.metrics.countServed(result.servedBy, answer.counts);
     return {
       status: 200,
       headers: {

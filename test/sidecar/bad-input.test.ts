@@ -6,22 +6,11 @@
  */
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type TestSidecar, removeDir, startTestSidecar, tempDir, writeShopBundle } from './helpers.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useShopSidecar } from './helpers.js';
 
-let dir: string;
-let s: TestSidecar;
 const MAX_BODY = 64 * 1024;
-
-beforeAll(async () => {
-  dir = await tempDir();
-  await writeShopBundle(dir, 1);
-  s = await startTestSidecar(dir, { maxBodyBytes: MAX_BODY, maxEntities: 5 });
-});
-afterAll(async () => {
-  await s.close();
-  await removeDir(dir);
-});
+const s = useShopSidecar({ maxBodyBytes: MAX_BODY, maxEntities: 5 });
 afterEach(async () => {
   // After every bad request the server is alive, and nothing was a bug.
   expect((await s.get('/health')).status).toBe(200);

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { OnlineFeaturesResponse } from '../../src/core/feast.js';
 import { shortestFloat32 } from '../../src/core/json-writer.js';
-import { feastResponseJson } from '../../src/sidecar/feast-json.js';
+import { feastResponseJson, responseColumns } from '../../src/sidecar/feast-json.js';
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
@@ -48,7 +48,7 @@ describe('feastResponseJson', () => {
   it('equals JSON.stringify on random responses', () => {
     fc.assert(
       fc.property(response, (r) => {
-        expect(text(feastResponseJson(r))).toBe(JSON.stringify(r));
+        expect(text(feastResponseJson(responseColumns(r)))).toBe(JSON.stringify(r));
       }),
       { numRuns: 2000 },
     );
@@ -64,7 +64,7 @@ describe('feastResponseJson', () => {
         { values, statuses: ['NOT_FOUND', 'PRESENT', 'NOT_FOUND'], event_timestamps: ['1970-01-01T00:00:00Z', '2026-01-01T00:00:00.123Z', '1970-01-01T00:00:00Z'] },
       ],
     } as OnlineFeaturesResponse;
-    expect(text(feastResponseJson(r))).toBe(JSON.stringify(r));
+    expect(text(feastResponseJson(responseColumns(r)))).toBe(JSON.stringify(r));
   });
 
   it('writes float32 columns as the shortest decimal that reads back as the same float32', () => {
@@ -84,14 +84,14 @@ describe('feastResponseJson', () => {
         const column = (values: unknown[]) => ({ values: values.slice(0, n), statuses: new Array(n).fill('PRESENT'), event_timestamps: new Array(n).fill('1970-01-01T00:00:00Z') });
         const r = { metadata: { feature_names: ['user_id', 'ctr', 'other'] }, results: [column(other), column(f32), column(other)] } as OnlineFeaturesResponse;
         const expected = { ...r, results: [r.results[0], { ...r.results[1]!, values: r.results[1]!.values.map(asFloat32) }, r.results[2]] };
-        expect(text(feastResponseJson(r, [false, true, false]))).toBe(JSON.stringify(expected));
+        expect(text(feastResponseJson(responseColumns(r, [false, true, false])))).toBe(JSON.stringify(expected));
       }),
       { numRuns: 3000 },
     );
   });
 
   it('float32 examples: short where the float32 allows, exact where it does not', () => {
-    const one = (v: number) => text(feastResponseJson({ metadata: { feature_names: ['x'] }, results: [{ values: [v], statuses: ['PRESENT'], event_timestamps: ['1970-01-01T00:00:00Z'] }] }, [true]));
+    const one = (v: number) => text(feastResponseJson(responseColumns({ metadata: { feature_names: ['x'] }, results: [{ values: [v], statuses: ['PRESENT'], event_timestamps: ['1970-01-01T00:00:00Z'] }] }, [true])));
     const valueOf = (json: string) => json.slice(json.indexOf('"values":[') + 10, json.indexOf('],"statuses"'));
     expect(valueOf(one(Math.fround(0.1)))).toBe('0.1');
     expect(valueOf(one(Math.fround(0.123)))).toBe('0.123');

@@ -4,21 +4,10 @@
  * first, in request order), then one result per name in that order, each
  * holding values, statuses and event_timestamps across the entities.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EPOCH, type TestSidecar, removeDir, startTestSidecar, tempDir, writeShopBundle } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { EPOCH, useShopSidecar } from './helpers.js';
 
-let dir: string;
-let s: TestSidecar;
-
-beforeAll(async () => {
-  dir = await tempDir();
-  await writeShopBundle(dir, 1);
-  s = await startTestSidecar(dir); // clock at T0 + 30 min
-});
-afterAll(async () => {
-  await s.close();
-  await removeDir(dir);
-});
+const s = useShopSidecar(); // clock at T0 + 30 min
 
 interface FeastResponse {
   metadata: { feature_names: string[] };

@@ -5,6 +5,7 @@
  */
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { afterAll, beforeAll } from 'vitest';
 import { join } from 'node:path';
 import { encodeBundle, type BundleInput, type ViewSnapshot } from '../../src/core/bundle/encode.js';
 import { bundleFileName } from '../../src/core/bundle/format.js';
@@ -178,6 +179,38 @@ export async function startTestSidecar(dir: string, options: Partial<ServeOption
     close: async () => {
       await sidecar.close(1000);
     },
+  };
+}
+
+/**
+ * A real sidecar serving shop bundle v1 from its own temp dir, started in
+ * beforeAll and closed (dir removed) in afterAll of the calling test file.
+ */
+export function useShopSidecar(options: Partial<ServeOptions> = {}, nowMs?: number): TestSidecar & { readonly dir: string } {
+  let started: TestSidecar | undefined;
+  let dir = '';
+  beforeAll(async () => {
+    dir = await tempDir();
+    await writeShopBundle(dir, 1);
+    started = await startTestSidecar(dir, options, nowMs);
+  });
+  afterAll(async () => {
+    await started?.close();
+    await removeDir(dir);
+  });
+  const running = (): TestSidecar => {
+    if (!started) throw new Error('the shop sidecar starts in beforeAll');
+    return started;
+  };
+  return {
+    get sidecar() { return running().sidecar; },
+    get url() { return running().url; },
+    get log() { return running().log; },
+    get clock() { return running().clock; },
+    get dir() { return dir; },
+    post: (body, init) => running().post(body, init),
+    get: (path) => running().get(path),
+    close: () => running().close(),
   };
 }
 

@@ -4,21 +4,10 @@
  * headers report it. The LRU, which keeps rows of remote tiers, is tested
  * in app.test.ts.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EPOCH, HOUR, T0, type TestSidecar, eventually, removeDir, startTestSidecar, tempDir, writeShopBundle } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { EPOCH, HOUR, T0, eventually, useShopSidecar, writeShopBundle } from './helpers.js';
 
-let dir: string;
-let s: TestSidecar;
-
-beforeAll(async () => {
-  dir = await tempDir();
-  await writeShopBundle(dir, 1);
-  s = await startTestSidecar(dir);
-});
-afterAll(async () => {
-  await s.close();
-  await removeDir(dir);
-});
+const s = useShopSidecar();
 
 async function column(body: object, name: string, atMs: number) {
   s.clock.nowMs = atMs;
@@ -85,7 +74,7 @@ describe('tiers and headers', () => {
     s.clock.nowMs = T0;
     const body = { features: ['user_stats:clicks'], entities: { user_id: [1] } };
     expect((await s.post(body)).headers.get('x-larder-bundle-version')).toBe('1');
-    await writeShopBundle(dir, 2);
+    await writeShopBundle(s.dir, 2);
     await eventually(() => s.sidecar.holder.current?.version === 2, 5000, 'bundle v2');
     const after = await s.post(body);
     expect(after.headers.get('x-larder-bundle-version')).toBe('2');

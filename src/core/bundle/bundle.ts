@@ -12,7 +12,7 @@ import { type DecodedBundle, decodeBundle } from './decode.js';
 import type { Block, BundleManifest, ViewLayout } from './format.js';
 import { KeyIndex } from './key-index.js';
 import type { OnlineFeaturesRequest, OnlineFeaturesResponse } from '../feast.js';
-import { type OnlineResult, getOnlineFeatures } from '../online.js';
+import { getOnlineFeatures } from '../online.js';
 import { BundleTier } from '../resolve/bundle-tier.js';
 import { Resolver } from '../resolve/resolver.js';
 
@@ -190,6 +190,6 @@ export class Bundle {
     this.resolver ??= new Resolver([new BundleTier(this)]);
     const nowMs = (opts.now ?? new Date()).getTime();
     // Only the bundle tier is consulted, and it is synchronous.
-    return (getOnlineFeatures(this.catalog, this.resolver, request, { nowMs }) as OnlineResult).response;
+    return getOnlineFeatures(this.catalog, this.resolver, request, { nowMs }) as OnlineFeaturesResponse;
   }
 }
