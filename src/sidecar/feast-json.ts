@@ -121,11 +121,12 @@ function writeFloat32Values(w: JsonWriter, values: readonly unknown[]): void {
 }
 
 // One writer, reused: answers are written synchronously, one at a time, and
-// copied out (small ones into Node's shared pool; large ones into memory
-// that is not zeroed first, since every byte is overwritten).
+// copied out into memory from `alloc` (by default Node's: small answers go
+// into its shared pool, large ones into memory that is not zeroed first,
+// since every byte is overwritten).
 const writer = new JsonWriter();
 
-export function feastResponseJson(answer: JsonColumns): Buffer<ArrayBuffer> {
+export function feastResponseJson(answer: JsonColumns, alloc: (size: number) => Buffer<ArrayBuffer> = Buffer.allocUnsafe): Buffer<ArrayBuffer> {
   const w = writer;
   w.reset();
   const names = answer.names;
@@ -150,7 +151,7 @@ export function feastResponseJson(answer: JsonColumns): Buffer<ArrayBuffer> {
   }
   w.chunk(CLOSE);
   const view = w.view();
-  const out = Buffer.allocUnsafe(view.length);
+  const out = alloc(view.length);
   out.set(view);
   return out;
 }

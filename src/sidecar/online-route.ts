@@ -68,7 +68,16 @@ export function errorAnswer(deps: RouteDeps, err: unknown, what: string): Answer
   return { status: bug.httpStatus, headers, body: JSON.stringify(bug.toJSON()) };
 }
 
-export async function answerOnlineFeatures(deps: RouteDeps, header: HeaderReader, readBody: () => Promise<Uint8Array>): Promise<Answer> {
+/**
+ * Answers one request. `alloc` gives the memory the JSON body is copied
+ * into (see BufferPool); it is called at most once.
+ */
+export async function answerOnlineFeatures(
+  deps: RouteDeps,
+  header: HeaderReader,
+  readBody: () => Promise<Uint8Array>,
+  alloc?: (size: number) => Buffer<ArrayBuffer>,
+): Promise<Answer> {
   const state = deps.state.current;
   try {
     if (!state) throw new LarderError('LARDER_ERR_NOT_READY', `no bundle loaded: ${deps.state.notReadyReason}`);
@@ -79,7 +88,7 @@ export async function answerOnlineFeatures(deps: RouteDeps, header: HeaderReader
     const pending = resolveRequest(state.catalog, state.resolver, body, deps.limits.maxEntities);
     const result: ResolvedRequest = pending instanceof Promise ? await pending : pending;
     const answer = new AnswerColumns(result.plan, result.results, deps.now());
-    const bytes = feastResponseJson(answer);
+    const bytes = feastResponseJson(answer, alloc);
     const t2 = performance.now();
     deps.metrics.countServed(result.servedBy, answer.counts);
     return {

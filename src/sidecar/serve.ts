@@ -9,6 +9,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import { stat } from 'node:fs/promises';
 import { getRequestListener } from '@hono/node-server';
 import { LruTier } from '../core/resolve/lru-tier.js';
+import { BufferPool } from './buffer-pool.js';
 import { createApp } from './app.js';
 import { BundleDirSource } from './bundle-dir-source.js';
 import { type Logger, stderrLogger } from './log.js';
@@ -71,8 +72,9 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
   // node:http, to the same answerOnlineFeatures, skipping the adapter's
   // per-request cost.
   const honoListener = getRequestListener(createApp(deps).fetch);
+  const bodies = new BufferPool();
   const server = createServer((req, res) => {
-    if (req.method === 'POST' && req.url === ONLINE_ROUTE) void answerDirect(deps, req, res);
+    if (req.method === 'POST' && req.url === ONLINE_ROUTE) void answerDirect(deps, bodies, req, res);
     else void honoListener(req, res);
   });
   try {
@@ -148,9 +150,15 @@ async function checkBundleDir(dir: string): Promise<void> {
   }
 }
 
-async function answerDirect(deps: RouteDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function answerDirect(deps: RouteDeps, pool: BufferPool, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const start = performance.now();
-  const answer = await answerOnlineFeatures(deps, (name) => req.headers[name] as string | undefined, () => readIncoming(req, deps.limits.maxBodyBytes));
+  let lent: Buffer<ArrayBuffer> | undefined;
+  const answer = await answerOnlineFeatures(
+    deps,
+    (name) => req.headers[name] as string | undefined,
+    () => readIncoming(req, deps.limits.maxBodyBytes),
+    (size) => (lent = pool.take(size)),
+  );
   // An answer given before the body was read whole (413, a dropped client)
   // closes the connection rather than reading the rest of the body.
   if (!req.complete) answer.headers.connection = 'close';
@@ -158,7 +166,8 @@ async function answerDirect(deps: RouteDeps, req: IncomingMessage, res: ServerRe
   // the body chunked, which costs a second write per response.
   answer.headers['content-length'] = String(Buffer.byteLength(answer.body));
   res.writeHead(answer.status, answer.headers);
-  res.end(answer.body);
+  // Once the response is flushed to the socket its body buffer is free again.
+  res.end(answer.body, () => lent && pool.give(lent));
   deps.metrics.observeRequest(ONLINE_ROUTE, answer.status, (performance.now() - start) / 1000);
 }
 

@@ -35,3 +35,15 @@ describe('HTTP answers equal the in-process API', () => {
     }
   }
 });
+
+describe('many answers at once', () => {
+  it('each concurrent answer is its own request\'s, also for answers large enough to reuse body memory', async () => {
+    s.clock.nowMs = T0 + 30 * 60_000;
+    const ids = (i: number) => Array.from({ length: 200 }, (_, k) => ((i + k) % 5) + 1); // users 1..5, 4 and 5 missing
+    const bodies = Array.from({ length: 40 }, (_, i) => ({ features: ['user_stats:clicks', 'user_stats:country', 'user_stats:embedding'], entities: { user_id: ids(i) } }));
+    for (let round = 0; round < 3; round++) {
+      const answers = await Promise.all(bodies.map(async (b) => (await s.post(b)).json()));
+      answers.forEach((a, i) => expect(a).toEqual(inProcess.getOnlineFeatures(bodies[i]!, { now: new Date(s.clock.nowMs) })));
+    }
+  });
+});
