@@ -150,7 +150,7 @@ ${build.result ? `buildBundle's summary: \`${JSON.stringify({ bytes: build.resul
 ## Bundle
 
 - File: \`${x.bundlePath.replace(ROOT, '')}\`, ${num(fileBytes)} bytes (${mib(fileBytes)}), ${num(fileBytes / data.keys, 1)} bytes per key.
-- Open times (ms, fresh process, GC before each): ${open.openMs.map((v) => num(v)).join(', ')}; median ${num(openMedian)} ms. \`openBundle\` reads the file, checks both SHA-256 sums and the key table and heap references, and maps typed arrays.
+- Open times (ms, fresh process, GC before each): ${open.openMs.map((v) => num(v)).join(', ')}; median ${num(openMedian)} ms. \`openBundle\` reads the file, checks both SHA-256 sums and the key table, heap and dictionary references, and maps typed arrays.
 
 ### Memory the open bundle adds
 
@@ -158,7 +158,7 @@ Fresh process (\`node --expose-gc\`), larder imported first; \`process.memoryUsa
 
 ${table(['measure', 'before', 'just after open', '1 s later', 'added (settled)', 'added / file size'], mem)}
 
-Peak RSS while opening (the process's high-water mark minus the RSS before): ${mib(peakAdded)} = ${num(peakAdded / fileBytes, 2)}x the file. Just after \`openBundle\` resolves, RSS is up ${mib(memory.deltaJustAfter.rss)} (${num(memory.deltaJustAfter.rss / fileBytes, 2)}x): \`crypto.subtle.digest\` copies its input (the whole content section), and that copy is freed only after the call has returned.
+Peak RSS while opening (the process's high-water mark minus the RSS before): ${mib(peakAdded)} = ${num(peakAdded / fileBytes, 2)}x the file. Just after \`openBundle\` resolves, RSS is up ${mib(memory.deltaJustAfter.rss)} (${num(memory.deltaJustAfter.rss / fileBytes, 2)}x): besides the file's bytes, pages \`readFile\` touched on the way that the allocator has not returned yet. \`openBundle\` hashes with node:crypto, which reads the bytes in place (WebCrypto's \`crypto.subtle.digest\`, the runtime-agnostic default of \`Bundle.decode\`, copies its whole input).
 
 ## In-process lookups, 1 entity x 20 features
 

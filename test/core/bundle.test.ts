@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { openBundle } from '../../src/bundle-file.js';
 import { Bundle } from '../../src/core/bundle/bundle.js';
 import { decodeManifest } from '../../src/core/bundle/decode.js';
 import { FORMAT_VERSION, HEADER_BYTES, MAGIC, sha256Hex } from '../../src/core/bundle/format.js';
@@ -157,10 +158,13 @@ describe('bundle round trip', () => {
   });
 });
 
+/** Rejected by the runtime-agnostic decoder (WebCrypto) and by Node's openBundle (node:crypto) alike. */
 async function expectRejected(bytes: Uint8Array, code: string): Promise<void> {
-  const err = await Bundle.decode(bytes).then(() => undefined, (e: unknown) => e);
-  expect(err).toBeInstanceOf(LarderError);
-  expect((err as LarderError).code).toBe(code);
+  for (const open of [(b: Uint8Array) => Bundle.decode(b), openBundle]) {
+    const err = await open(bytes).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(LarderError);
+    expect((err as LarderError).code).toBe(code);
+  }
 }
 
 describe('decoding rejects anything but an intact bundle', () => {
@@ -190,8 +194,10 @@ describe('decoding rejects anything but an intact bundle', () => {
     for (let at = 8; at < bytes.length; at += Math.max(1, Math.floor(bytes.length / 97))) {
       const bad = bytes.slice();
       bad[at]! ^= 0x10;
-      const err = await Bundle.decode(bad).then(() => undefined, (e: unknown) => e);
-      expect(err, `flip at ${at}`).toBeInstanceOf(LarderError);
+      for (const open of [(b: Uint8Array) => Bundle.decode(b), openBundle]) {
+        const err = await open(bad).then(() => undefined, (e: unknown) => e);
+        expect(err, `flip at ${at}`).toBeInstanceOf(LarderError);
+      }
     }
   });
 

@@ -8,7 +8,7 @@ import { entityKeyString } from '../keys.js';
 import { type ServingCatalog, catalogFromManifest } from '../resolve/catalog.js';
 import type { Row, ViewSpec } from '../resolve/tier.js';
 import { type FieldReader, RowDecoder, fieldReader, isVariable } from './rows.js';
-import { type DecodedBundle, decodeBundle } from './decode.js';
+import { type DecodedBundle, type Sha256Hex, decodeBundle } from './decode.js';
 import type { Block, BundleManifest, ViewLayout } from './format.js';
 import { KeyIndex } from './key-index.js';
 import type { OnlineFeaturesRequest, OnlineFeaturesResponse } from '../feast.js';
@@ -155,8 +155,8 @@ export class Bundle {
   }
 
   /** Decodes and verifies bundle bytes (any runtime). */
-  static async decode(bytes: Uint8Array): Promise<Bundle> {
-    return new Bundle(await decodeBundle(bytes));
+  static async decode(bytes: Uint8Array, sha256?: Sha256Hex): Promise<Bundle> {
+    return new Bundle(await decodeBundle(bytes, sha256));
   }
 
   get version(): number {

@@ -62,13 +62,21 @@ function checkManifest(m: unknown): asserts m is BundleManifest {
   }
 }
 
-export async function decodeBundle(input: Uint8Array): Promise<DecodedBundle> {
+/** A SHA-256 as lower-case hex. */
+export type Sha256Hex = (bytes: Uint8Array) => Promise<string>;
+
+/**
+ * Decodes and verifies bundle bytes. `sha256` defaults to WebCrypto, which
+ * works in every runtime but copies its input; Node passes its own hash,
+ * which reads the bytes in place (see bundle-file.ts).
+ */
+export async function decodeBundle(input: Uint8Array, sha256: Sha256Hex = sha256Hex): Promise<DecodedBundle> {
   // Typed-array views need 8-byte alignment; copy once if the caller's buffer
   // is not aligned (a file read into a fresh buffer always is).
   const bytes = input.byteOffset % ALIGN === 0 ? input : input.slice();
   const { manifest, manifestEnd } = await readHead(bytes);
   const content = bytes.subarray(manifestEnd);
-  if ((await sha256Hex(content)) !== manifest.contentSha256) {
+  if ((await sha256(content)) !== manifest.contentSha256) {
     throw new LarderError('LARDER_ERR_BUNDLE_CHECKSUM', 'content checksum mismatch (the file is damaged or truncated)');
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
