@@ -158,7 +158,7 @@ Fresh process (\`node --expose-gc\`), larder imported first; \`process.memoryUsa
 
 ${table(['measure', 'before', 'just after open', '1 s later', 'added (settled)', 'added / file size'], mem)}
 
-Peak RSS while opening (the process's high-water mark minus the RSS before): ${mib(peakAdded)} = ${num(peakAdded / fileBytes, 2)}x the file. Just after \`openBundle\` resolves, RSS is up ${mib(memory.deltaJustAfter.rss)} (${num(memory.deltaJustAfter.rss / fileBytes, 2)}x): besides the file's bytes, pages \`readFile\` touched on the way that the allocator has not returned yet. \`openBundle\` hashes with node:crypto, which reads the bytes in place (WebCrypto's \`crypto.subtle.digest\`, the runtime-agnostic default of \`Bundle.decode\`, copies its whole input).
+Peak RSS while opening (the process's high-water mark minus the RSS before): ${mib(peakAdded)} = ${num(peakAdded / fileBytes, 2)}x the file. Just after \`openBundle\` resolves, RSS is up ${mib(memory.deltaJustAfter.rss)} (${num(memory.deltaJustAfter.rss / fileBytes, 2)}x): \`openBundle\` hashes with node:crypto, which reads the bytes in place (WebCrypto's \`crypto.subtle.digest\`, the runtime-agnostic default of \`Bundle.decode\`, copies its whole input, which doubled the peak).
 
 ## In-process lookups, 1 entity x 20 features
 

@@ -14,7 +14,7 @@ import { feastResponseJson } from './feast-json.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { type HeaderReader, checkBodyHeaders, parseJson } from './request-body.js';
-import type { ServingStateHolder } from './serving-state.js';
+import type { ServingState, ServingStateHolder } from './serving-state.js';
 
 export const ONLINE_ROUTE = '/get-online-features';
 const JSON_TYPE = 'application/json';
@@ -69,8 +69,9 @@ export function errorAnswer(deps: RouteDeps, err: unknown, what: string): Answer
 }
 
 /**
- * Answers one request. `alloc` gives the memory the JSON body is copied
- * into (see BufferPool); it is called at most once.
+ * Answers one request read through `readBody` (the Hono route). `alloc`
+ * gives the memory the JSON body is copied into (see BufferPool); it is
+ * called at most once.
  */
 export async function answerOnlineFeatures(
   deps: RouteDeps,
@@ -78,30 +79,52 @@ export async function answerOnlineFeatures(
   readBody: () => Promise<Uint8Array>,
   alloc?: (size: number) => Buffer<ArrayBuffer>,
 ): Promise<Answer> {
-  const state = deps.state.current;
+  const t0 = performance.now();
   try {
-    if (!state) throw new LarderError('LARDER_ERR_NOT_READY', `no bundle loaded: ${deps.state.notReadyReason}`);
-    const t0 = performance.now();
     checkBodyHeaders(header, deps.limits.maxBodyBytes);
-    const body = parseJson(await readBody());
-    const t1 = performance.now();
-    const pending = resolveRequest(state.catalog, state.resolver, body, deps.limits.maxEntities);
-    const result: ResolvedRequest = pending instanceof Promise ? await pending : pending;
-    const answer = new AnswerColumns(result.plan, result.results, deps.now());
-    const bytes = feastResponseJson(answer, alloc);
-    const t2 = performance.now();
-    deps.metrics.countServed(result.servedBy, answer.counts);
-    return {
-      status: 200,
-      headers: {
-        'content-type': JSON_TYPE,
-        'x-larder-bundle-version': state.versionHeader,
-        'x-larder-served-by': servedByHeader(result.servedBy),
-        'server-timing': `body;dur=${millis(t1 - t0)}, resolve;dur=${millis(t2 - t1)}`,
-      },
-      body: bytes,
-    };
+    return await answerBody(deps, await readBody(), t0, alloc);
   } catch (err) {
     return errorAnswer(deps, err, `POST ${ONLINE_ROUTE}`);
   }
+}
+
+/**
+ * Answers a request whose body is read (`t0`: when reading began). It is
+ * synchronous unless a tier is remote, so the node:http path needs no
+ * promise; it never throws.
+ */
+export function answerBody(deps: RouteDeps, bytes: Uint8Array, t0: number, alloc?: (size: number) => Buffer<ArrayBuffer>): Answer | Promise<Answer> {
+  const state = deps.state.current;
+  try {
+    if (!state) throw new LarderError('LARDER_ERR_NOT_READY', `no bundle loaded: ${deps.state.notReadyReason}`);
+    const body = parseJson(bytes);
+    const t1 = performance.now();
+    const pending = resolveRequest(state.catalog, state.resolver, body, deps.limits.maxEntities);
+    if (pending instanceof Promise) {
+      return pending.then(
+        (resolved) => answerResolved(deps, state, resolved, t0, t1, alloc),
+        (err: unknown) => errorAnswer(deps, err, `POST ${ONLINE_ROUTE}`),
+      );
+    }
+    return answerResolved(deps, state, pending, t0, t1, alloc);
+  } catch (err) {
+    return errorAnswer(deps, err, `POST ${ONLINE_ROUTE}`);
+  }
+}
+
+function answerResolved(deps: RouteDeps, state: ServingState, resolved: ResolvedRequest, t0: number, t1: number, alloc?: (size: number) => Buffer<ArrayBuffer>): Answer {
+  const answer = new AnswerColumns(resolved.plan, resolved.results, deps.now());
+  const bytes = feastResponseJson(answer, alloc);
+  const t2 = performance.now();
+  deps.metrics.countServed(resolved.servedBy, answer.counts);
+  return {
+    status: 200,
+    headers: {
+      'content-type': JSON_TYPE,
+      'x-larder-bundle-version': state.versionHeader,
+      'x-larder-served-by': servedByHeader(resolved.servedBy),
+      'server-timing': `body;dur=${millis(t1 - t0)}, resolve;dur=${millis(t2 - t1)}`,
+    },
+    body: bytes,
+  };
 }

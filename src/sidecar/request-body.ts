@@ -76,48 +76,54 @@ export function parseJson(bytes: Uint8Array): unknown {
   }
 }
 
-export function readIncoming(incoming: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    if (incoming.destroyed) {
-      reject(new LarderError('LARDER_ERR_BAD_REQUEST', 'the client closed the connection before sending the whole body'));
+/**
+ * Collects the body of `incoming` and calls `done` once, with the bytes or a
+ * LarderError. Callback-based so that the hot path needs no promise.
+ */
+export function collectIncoming(incoming: IncomingMessage, maxBytes: number, done: (err: LarderError | undefined, body?: Uint8Array) => void): void {
+  if (incoming.destroyed) {
+    done(new LarderError('LARDER_ERR_BAD_REQUEST', 'the client closed the connection before sending the whole body'));
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const cleanup = () => {
+    incoming.off('data', onData);
+    incoming.off('end', onEnd);
+    incoming.off('error', onError);
+    incoming.off('close', onClose);
+  };
+  // Past the limit the rest of the body is left to the adapter, which
+  // drains it (bounded) or closes the connection after the 413 is sent.
+  const onData = (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > maxBytes) {
+      cleanup();
+      done(tooLarge(`passed ${maxBytes} bytes while streaming`, maxBytes));
       return;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const cleanup = () => {
-      incoming.off('data', onData);
-      incoming.off('end', onEnd);
-      incoming.off('error', onError);
-      incoming.off('close', onClose);
-    };
-    // Past the limit the rest of the body is left to the adapter, which
-    // drains it (bounded) or closes the connection after the 413 is sent.
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBytes) {
-        cleanup();
-        reject(tooLarge(`passed ${maxBytes} bytes while streaming`, maxBytes));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    };
-    const onError = (e: Error) => {
-      cleanup();
-      reject(new LarderError('LARDER_ERR_BAD_REQUEST', `request body could not be read: ${e.message}`));
-    };
-    const onClose = () => {
-      cleanup();
-      reject(new LarderError('LARDER_ERR_BAD_REQUEST', 'the client closed the connection before sending the whole body'));
-    };
-    incoming.on('data', onData);
-    incoming.on('end', onEnd);
-    incoming.on('error', onError);
-    incoming.on('close', onClose);
-  });
+    chunks.push(chunk);
+  };
+  const onEnd = () => {
+    cleanup();
+    done(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+  };
+  const onError = (e: Error) => {
+    cleanup();
+    done(new LarderError('LARDER_ERR_BAD_REQUEST', `request body could not be read: ${e.message}`));
+  };
+  const onClose = () => {
+    cleanup();
+    done(new LarderError('LARDER_ERR_BAD_REQUEST', 'the client closed the connection before sending the whole body'));
+  };
+  incoming.on('data', onData);
+  incoming.on('end', onEnd);
+  incoming.on('error', onError);
+  incoming.on('close', onClose);
+}
+
+export function readIncoming(incoming: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => collectIncoming(incoming, maxBytes, (err, body) => (err ? reject(err) : resolve(body!))));
 }
 
 export async function readWebStream(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array> {

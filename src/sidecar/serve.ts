@@ -15,8 +15,8 @@ import { BundleDirSource } from './bundle-dir-source.js';
 import { type Logger, stderrLogger } from './log.js';
 import { Metrics } from './metrics.js';
 import { OptionError, type ServeOptions } from './options.js';
-import { ONLINE_ROUTE, type RouteDeps, answerOnlineFeatures } from './online-route.js';
-import { readIncoming } from './request-body.js';
+import { type Answer, ONLINE_ROUTE, type RouteDeps, answerBody, errorAnswer } from './online-route.js';
+import { checkBodyHeaders, collectIncoming } from './request-body.js';
 import { ServingStateHolder } from './serving-state.js';
 
 /** The sidecar could not bind its address (taken, not permitted, unknown host). */
@@ -74,7 +74,7 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
   const honoListener = getRequestListener(createApp(deps).fetch);
   const bodies = new BufferPool();
   const server = createServer((req, res) => {
-    if (req.method === 'POST' && req.url === ONLINE_ROUTE) void answerDirect(deps, bodies, req, res);
+    if (req.method === 'POST' && req.url === ONLINE_ROUTE) answerDirect(deps, bodies, req, res);
     else void honoListener(req, res);
   });
   try {
@@ -150,25 +150,37 @@ async function checkBundleDir(dir: string): Promise<void> {
   }
 }
 
-async function answerDirect(deps: RouteDeps, pool: BufferPool, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/**
+ * The hot route on node:http: headers checked, body collected, answered and
+ * sent without a promise while every tier is synchronous.
+ */
+function answerDirect(deps: RouteDeps, pool: BufferPool, req: IncomingMessage, res: ServerResponse): void {
   const start = performance.now();
   let lent: Buffer<ArrayBuffer> | undefined;
-  const answer = await answerOnlineFeatures(
-    deps,
-    (name) => req.headers[name] as string | undefined,
-    () => readIncoming(req, deps.limits.maxBodyBytes),
-    (size) => (lent = pool.take(size)),
-  );
-  // An answer given before the body was read whole (413, a dropped client)
-  // closes the connection rather than reading the rest of the body.
-  if (!req.complete) answer.headers.connection = 'close';
-  // writeHead stores the header at once: without a length Node would send
-  // the body chunked, which costs a second write per response.
-  answer.headers['content-length'] = String(Buffer.byteLength(answer.body));
-  res.writeHead(answer.status, answer.headers);
-  // Once the response is flushed to the socket its body buffer is free again.
-  res.end(answer.body, () => lent && pool.give(lent));
-  deps.metrics.observeRequest(ONLINE_ROUTE, answer.status, (performance.now() - start) / 1000);
+  const alloc = (size: number) => (lent = pool.take(size));
+  const send = (answer: Answer) => {
+    // An answer given before the body was read whole (413, a dropped client)
+    // closes the connection rather than reading the rest of the body.
+    if (!req.complete) answer.headers.connection = 'close';
+    // writeHead stores the header at once: without a length Node would send
+    // the body chunked, which costs a second write per response.
+    answer.headers['content-length'] = String(Buffer.byteLength(answer.body));
+    res.writeHead(answer.status, answer.headers);
+    // Once the response is flushed to the socket its body buffer is free again.
+    res.end(answer.body, () => lent && pool.give(lent));
+    deps.metrics.observeRequest(ONLINE_ROUTE, answer.status, (performance.now() - start) / 1000);
+  };
+  try {
+    checkBodyHeaders((name) => req.headers[name] as string | undefined, deps.limits.maxBodyBytes);
+  } catch (err) {
+    send(errorAnswer(deps, err, `POST ${ONLINE_ROUTE}`));
+    return;
+  }
+  collectIncoming(req, deps.limits.maxBodyBytes, (err, body) => {
+    const answer = err ? errorAnswer(deps, err, `POST ${ONLINE_ROUTE}`) : answerBody(deps, body!, start, alloc);
+    if (answer instanceof Promise) void answer.then(send);
+    else send(answer);
+  });
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {
