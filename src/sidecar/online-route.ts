@@ -1,9 +1,9 @@
 /**
- * POST /get-online-features, once. Both ways a request reaches it call this:
- * the Hono route in app.ts, and serve.ts's direct node:http path for this
- * one hot route (Hono's adapter alone costs about a third of a bare server's
- * throughput). Given how to read the headers and the body, it answers with
- * a status, headers and the JSON body; it never throws.
+ * POST /get-online-features, once. Both ways a request reaches it end in
+ * answerBody: the Hono route in app.ts (through answerOnlineFeatures), and
+ * serve.ts's direct node:http path for this one hot route (Hono's adapter
+ * alone costs about a third of a bare server's throughput). Each answers
+ * with a status, headers and the JSON body; neither throws.
  */
 import type { Buffer } from 'node:buffer';
 import { LarderError } from '../core/errors.js';
