@@ -171,7 +171,7 @@ export class AnswerColumns {
   /** Statuses of the feature columns judged so far. */
   readonly counts: StatusCounts = { PRESENT: 0, NULL_VALUE: 0, NOT_FOUND: 0, OUTSIDE_MAX_AGE: 0 };
   private readonly n: number;
-  private readonly cells: FeatureVector = { values: [], statuses: [], event_timestamps: [] };
+  private readonly cells: FeatureVector;
   /** Per view, its rows' event times, formatted once per request (formatting dominated wide answers). */
   private readonly stampsByView = new Map<string, string[]>();
 
@@ -180,10 +180,9 @@ export class AnswerColumns {
     private readonly results: ReadonlyMap<string, ViewResult>,
     private readonly nowMs: number,
   ) {
-    this.n = plan.entityCount;
+    const n = (this.n = plan.entityCount);
     this.names = [...plan.joinKeys.map((jk) => jk.name), ...plan.outputs.map((o) => o.name)];
-    const { values, statuses, event_timestamps: stamps } = this.cells;
-    values.length = statuses.length = stamps.length = this.n;
+    this.cells = { values: new Array<unknown>(n), statuses: new Array<FieldStatus>(n), event_timestamps: new Array<string>(n) };
   }
 
   get count(): number {
