@@ -191,8 +191,10 @@ export class AnswerColumns {
 
   /** Whether column r holds float32 values (scalars or lists), which JSON writes at float32 precision. */
   isFloat32(r: number): boolean {
-    const out = this.plan.outputs[r - this.plan.joinKeys.length];
-    const dtype = out?.view.features[out.featureIndex]!.dtype;
+    const joinKeys = this.plan.joinKeys.length;
+    if (r < joinKeys) return false;
+    const { view, featureIndex } = this.plan.outputs[r - joinKeys]!;
+    const dtype = view.features[featureIndex]!.dtype;
     return dtype === 'float32' || dtype === 'float32[]';
   }
 

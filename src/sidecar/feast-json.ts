@@ -13,7 +13,8 @@ import type { FeatureVector, OnlineFeaturesResponse } from '../core/feast.js';
 import { JsonWriter } from '../core/json-writer.js';
 
 // The fixed parts of the text, encoded once.
-const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
+const encoder = new TextEncoder();
+const ascii = (s: string): Uint8Array => encoder.encode(s);
 const OPEN = ascii('{"metadata":{"feature_names":[');
 const NAMES_END = ascii(']},"results":[');
 const FIRST_VALUES = ascii('{"values":[');
@@ -100,23 +101,11 @@ const writeStatus = (w: JsonWriter, s: unknown): void => {
 };
 const writeValue = (w: JsonWriter, v: unknown): void => w.value(v);
 
-// One loop per kind of column, so that each call site sees one kind of
-// number; holes and undefined are null in JSON.stringify's arrays.
-function writeValues(w: JsonWriter, values: readonly unknown[]): void {
+/** A column's values; holes and undefined are null in JSON.stringify's arrays. */
+function writeValues(w: JsonWriter, values: readonly unknown[], float32: boolean): void {
   for (let i = 0; i < values.length; i++) {
     if (i > 0) w.byte(0x2c);
-    const v = values[i];
-    if (typeof v === 'number') w.number(v);
-    else w.value(v ?? null);
-  }
-}
-
-function writeFloat32Values(w: JsonWriter, values: readonly unknown[]): void {
-  for (let i = 0; i < values.length; i++) {
-    if (i > 0) w.byte(0x2c);
-    const v = values[i];
-    if (typeof v === 'number') w.float32(v);
-    else w.value(v ?? null, true);
+    w.value(values[i] ?? null, float32);
   }
 }
 
@@ -141,8 +130,7 @@ export function feastResponseJson(answer: JsonColumns, alloc: (size: number) => 
   for (let r = 0; r < answer.count; r++) {
     const column = answer.column(r);
     w.chunk(r === 0 ? FIRST_VALUES : NEXT_VALUES);
-    if (answer.isFloat32(r)) writeFloat32Values(w, column.values);
-    else writeValues(w, column.values);
+    writeValues(w, column.values, answer.isFloat32(r));
     w.chunk(STATUSES);
     statuses.write(w, column.statuses, writeStatus);
     w.chunk(STAMPS);

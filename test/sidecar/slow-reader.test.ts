@@ -4,23 +4,12 @@
  * reused until that answer is flushed, or a later answer would overwrite it.
  */
 import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Bundle } from '../../src/core/bundle/bundle.js';
-import { T0, type TestSidecar, removeDir, shopBundle, startTestSidecar, tempDir, writeShopBundle } from './helpers.js';
+import { T0, shopBundle, useShopSidecar } from './helpers.js';
 
 const ENTITIES = 30_000; // an answer of several MB: more than the socket buffers hold
-let dir: string;
-let s: TestSidecar;
-
-beforeAll(async () => {
-  dir = await tempDir();
-  await writeShopBundle(dir, 1);
-  s = await startTestSidecar(dir, { maxEntities: ENTITIES, maxBodyBytes: 4 * 1024 * 1024 }, T0);
-});
-afterAll(async () => {
-  await s.close();
-  await removeDir(dir);
-});
+const s = useShopSidecar({ maxEntities: ENTITIES, maxBodyBytes: 4 * 1024 * 1024 }, T0);
 
 const request = (firstUser: number) => ({
   features: ['user_stats:clicks', 'user_stats:ctr', 'user_stats:country', 'user_stats:last_seen', 'user_stats:embedding', 'user_stats:tags', 'user_stats:vip'],

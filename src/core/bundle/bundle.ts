@@ -44,17 +44,18 @@ export class BundleView {
     this.toObject = objectMaker(spec.features.map((f) => f.name));
     const u32 = new Uint32Array(records.buffer, records.byteOffset, records.byteLength / 4);
     checkHeapRefs(u32, layout.stride / 4, 2, layout.rows, heap.length, `view "${spec.name}" keys`, 1);
-    this.readers = spec.features.map((f, i) => {
+    const fields = spec.features.map((f) => {
       const field = layout.fields.find((c) => c.name === f.name);
       if (!field) throw corrupt(`view "${spec.name}" has no field for feature "${f.name}"`);
       if (isVariable(field.kind)) {
         checkHeapRefs(u32, layout.stride / 4, field.offset / 4, layout.rows, heap.length, `view "${spec.name}", feature "${f.name}"`, field.kind === 'f32list' ? 4 : 1);
       }
       if (field.kind === 'dict') checkDictionaryRefs(u32, layout.stride / 4, field.offset / 4, layout.rows, field.dictionary!.length, `view "${spec.name}", feature "${f.name}"`);
-      return fieldReader(field, i, f.dtype, layout.stride, layout.nullsOffset, records, heap);
+      return field;
     });
-    const fields = spec.features.map((f) => layout.fields.find((c) => c.name === f.name)!);
-    this.decoder = new RowDecoder(fields, spec.features.map((f) => f.dtype), layout.stride, layout.nullsOffset, records, heap);
+    const dtypes = spec.features.map((f) => f.dtype);
+    this.readers = fields.map((field, i) => fieldReader(field, i, dtypes[i]!, layout.stride, layout.nullsOffset, records, heap));
+    this.decoder = new RowDecoder(fields, dtypes, this.readers, layout.stride, layout.nullsOffset, records);
   }
 
   get keyCount(): number {

@@ -334,7 +334,8 @@ function kindPlan(fields: readonly FieldLayout[], kind: FieldKind, width: number
  * Decodes whole rows. Fixed-width fields are read kind by kind in tight
  * loops over typed arrays, with no call per field: one closure call per
  * field (fieldReader) cost about as much as the memory reads themselves.
- * Variable-width fields, rare and costlier, keep their readers.
+ * Variable-width fields, rare and costlier, use their readers (`readers`,
+ * one per field, as fieldReader makes them).
  */
 export class RowDecoder {
   private readonly f64: Float64Array;
@@ -354,7 +355,7 @@ export class RowDecoder {
   /** Timestamp features: stored as epoch ms, returned formatted. */
   private readonly timestamps: Int32Array;
 
-  constructor(fields: readonly FieldLayout[], dtypes: readonly Dtype[], stride: number, nullsOffset: number, records: Uint8Array, heap: Uint8Array) {
+  constructor(fields: readonly FieldLayout[], dtypes: readonly Dtype[], readers: readonly FieldReader[], stride: number, nullsOffset: number, records: Uint8Array) {
     const { buffer, byteOffset, byteLength } = records;
     this.f64 = new Float64Array(buffer, byteOffset, byteLength / 8);
     this.f32 = new Float32Array(buffer, byteOffset, byteLength / 4);
@@ -369,7 +370,7 @@ export class RowDecoder {
     this.dictionaries = [...this.dicts.features].map((i) => fields[i]!.dictionary!);
     this.variable = [...fields.keys()]
       .filter((i) => isVariable(fields[i]!.kind))
-      .map((i) => ({ feature: i, read: fieldReader(fields[i]!, i, dtypes[i]!, stride, nullsOffset, records, heap) }));
+      .map((i) => ({ feature: i, read: readers[i]! }));
     this.nullsOffset = nullsOffset;
     this.nullBytes = Math.ceil(fields.length / 8);
     this.timestamps = Int32Array.from([...fields.keys()].filter((i) => dtypes[i] === 'timestamp' && fields[i]!.kind === 'f64'));
