@@ -49,15 +49,14 @@ export function responseColumns(response: OnlineFeaturesResponse, float32: reado
   };
 }
 
-/** An array already written, and where its JSON text is. */
-interface Written {
-  items: readonly unknown[];
-  start: number;
-  end: number;
-}
-
-/** How many earlier status and timestamp arrays are kept for reuse. */
+/** How many earlier arrays, and tails, are kept for reuse. */
 const REMEMBERED = 8;
+
+/** Keeps `item` in a list bounded to the REMEMBERED newest. */
+function remember<T>(list: T[], item: T): void {
+  if (list.length === REMEMBERED) list.shift();
+  list.push(item);
+}
 
 const sameItems = (a: readonly unknown[], b: readonly unknown[]): boolean => {
   if (a.length !== b.length || a[0] !== b[0] || a[a.length - 1] !== b[b.length - 1]) return false;
@@ -65,22 +64,30 @@ const sameItems = (a: readonly unknown[], b: readonly unknown[]): boolean => {
   return true;
 };
 
+/** An array already written, and where its JSON text is. */
+interface Written {
+  items: readonly unknown[];
+  start: number;
+  end: number;
+}
+
 /**
  * Statuses and event timestamps repeat from column to column (the features
  * of one view share their rows' timestamps, and are mostly PRESENT), and
  * they are most of the bytes of a wide answer: an array equal to one
- * already written is copied from the earlier text in one native call.
+ * already written is copied from the earlier text.
  */
 class Repeats {
   private readonly written: Written[] = [];
 
-  write(w: JsonWriter, items: readonly unknown[], writeItem: (w: JsonWriter, item: unknown) => void): void {
+  /** Writes `items`, or copies an equal array's text; returns the remembered copy of `items`. */
+  write(w: JsonWriter, items: readonly unknown[], writeItem: (w: JsonWriter, item: unknown) => void): readonly unknown[] {
     // Newest first: a column most often repeats the one before it.
     for (let p = this.written.length - 1; p >= 0; p--) {
       const prior = this.written[p]!;
       if (sameItems(prior.items, items)) {
         w.repeat(prior.start, prior.end);
-        return;
+        return prior.items;
       }
     }
     const start = w.length;
@@ -88,9 +95,48 @@ class Repeats {
       if (i > 0) w.byte(0x2c);
       writeItem(w, items[i]);
     }
-    if (this.written.length === REMEMBERED) this.written.shift();
     // A copy: the columns' arrays are reused from column to column.
-    this.written.push({ items: items.slice(), start, end: w.length });
+    const copy = items.slice();
+    remember(this.written, { items: copy, start, end: w.length });
+    return copy;
+  }
+}
+
+/** A column's statuses and timestamps written together, and where their text is. */
+interface WrittenTail {
+  statuses: readonly unknown[];
+  stamps: readonly unknown[];
+  start: number;
+  end: number;
+}
+
+/**
+ * The text after a column's values: `],"statuses":[...],"event_timestamps":[...]}`.
+ * Most columns of a view have the same tail (their values differ, their
+ * rows do not), so a tail equal to one written before is copied whole, in
+ * one call instead of four; otherwise its statuses and timestamps are each
+ * written, or copied, on their own.
+ */
+class Tails {
+  private readonly written: WrittenTail[] = [];
+  private readonly statuses = new Repeats();
+  private readonly stamps = new Repeats();
+
+  write(w: JsonWriter, statuses: readonly unknown[], stamps: readonly unknown[]): void {
+    for (let p = this.written.length - 1; p >= 0; p--) {
+      const prior = this.written[p]!;
+      if (sameItems(prior.statuses, statuses) && sameItems(prior.stamps, stamps)) {
+        w.repeat(prior.start, prior.end);
+        return;
+      }
+    }
+    const start = w.length;
+    w.chunk(STATUSES);
+    const keptStatuses = this.statuses.write(w, statuses, writeStatus);
+    w.chunk(STAMPS);
+    const keptStamps = this.stamps.write(w, stamps, writeValue);
+    w.chunk(CLOSE);
+    remember(this.written, { statuses: keptStatuses, stamps: keptStamps, start, end: w.length });
   }
 }
 
@@ -125,17 +171,12 @@ export function feastResponseJson(answer: JsonColumns, alloc: (size: number) => 
     w.string(names[i]!);
   }
   w.chunk(NAMES_END);
-  const statuses = new Repeats();
-  const stamps = new Repeats();
+  const tails = new Tails();
   for (let r = 0; r < answer.count; r++) {
     const column = answer.column(r);
     w.chunk(r === 0 ? FIRST_VALUES : NEXT_VALUES);
     writeValues(w, column.values, answer.isFloat32(r));
-    w.chunk(STATUSES);
-    statuses.write(w, column.statuses, writeStatus);
-    w.chunk(STAMPS);
-    stamps.write(w, column.event_timestamps, writeValue);
-    w.chunk(CLOSE);
+    tails.write(w, column.statuses, column.event_timestamps);
   }
   w.chunk(CLOSE);
   const view = w.view();
