@@ -10,6 +10,7 @@ import { describeType } from './dtypes.js';
 import { entityKeyString, isJoinKeyValue } from './keys.js';
 import type { ServingCatalog } from './resolve/catalog.js';
 import type { ViewResult } from './resolve/resolver.js';
+import type { Selection } from './resolve/selection.js';
 import type { Row, ViewSpec } from './resolve/tier.js';
 import { EPOCH_ISO, formatTimestamp } from './time.js';
 
@@ -31,20 +32,14 @@ export interface OnlineFeaturesResponse {
   results: FeatureVector[];
 }
 
-/** One output column: a feature of a view. */
-interface OutputColumn {
-  view: ViewSpec;
-  featureIndex: number;
-  name: string;
-}
-
 export interface RequestPlan {
   entityCount: number;
   /** Join keys as the request gave them, in request order. */
   joinKeys: { name: string; values: unknown[] }[];
   /** Each distinct view with its canonical entity keys, one per entity. */
   views: { view: ViewSpec; keys: string[] }[];
-  outputs: OutputColumn[];
+  /** The output columns after the join keys. */
+  selection: Selection;
 }
 
 const bad = (msg: string) => new LarderError('LARDER_ERR_BAD_REQUEST', msg);
@@ -60,14 +55,7 @@ export function planRequest(catalog: ServingCatalog, body: unknown, maxEntities 
   const fullNames = body.full_feature_names ?? false;
   if (typeof fullNames !== 'boolean') throw bad(`"full_feature_names" must be a boolean, got ${describeType(fullNames)}`);
 
-  const refs = featureRefs(catalog, body);
-  const outputs: OutputColumn[] = new Array(refs.length);
-  const usedViews = new Map<string, ViewSpec>();
-  for (let i = 0; i < refs.length; i++) {
-    const ref = catalog.refs.get(refs[i]!) ?? unknownRef(catalog, refs[i]!);
-    usedViews.set(ref.view.name, ref.view);
-    outputs[i] = { view: ref.view, featureIndex: ref.featureIndex, name: fullNames ? ref.fullName : ref.shortName };
-  }
+  const selection = catalog.selections.select(featureRefs(catalog, body), fullNames);
 
   const entities = body.entities;
   if (!isObj(entities)) throw bad(`"entities" must be an object of join key -> array of values, got ${describeType(entities)}`);
@@ -89,7 +77,7 @@ export function planRequest(catalog: ServingCatalog, body: unknown, maxEntities 
   const given = new Map(joinKeys.map((j) => [j.name, j.values]));
   const needed = new Set<string>();
   const views: RequestPlan['views'] = [];
-  for (const view of usedViews.values()) {
+  for (const view of selection.views) {
     const columns = view.joinKeys.map((jk) => {
       needed.add(jk.name);
       const values = given.get(jk.name);
@@ -114,7 +102,7 @@ export function planRequest(catalog: ServingCatalog, body: unknown, maxEntities 
       throw new LarderError('LARDER_ERR_EXTRA_JOIN_KEY', `join key "${j.name}" is not used by any requested feature view (they use: ${[...needed].join(', ')})`);
     }
   }
-  return { entityCount, joinKeys, views, outputs };
+  return { entityCount, joinKeys, views, selection };
 }
 
 /**
@@ -129,19 +117,8 @@ function previewValue(v: unknown): string {
   return String(v);
 }
 
-/** Explains why a reference that the catalog does not hold is bad; always throws. */
-function unknownRef(catalog: ServingCatalog, ref: string): never {
-  const [viewName, featureName, extra] = ref.split(':');
-  if (!viewName || !featureName || extra !== undefined) throw bad(`feature reference ${JSON.stringify(ref)} is not "view:feature"`);
-  const view = catalog.views.get(viewName);
-  if (!view) {
-    const why = catalog.offlineViews.has(viewName) ? 'is not served online (online: false)' : `does not exist (known: ${[...catalog.views.keys()].join(', ')})`;
-    throw new LarderError('LARDER_ERR_UNKNOWN_VIEW', `feature view "${viewName}" ${why}`);
-  }
-  throw new LarderError('LARDER_ERR_UNKNOWN_FEATURE', `feature view "${viewName}" has no feature "${featureName}"`);
-}
-
-function featureRefs(catalog: ServingCatalog, body: Record<string, unknown>): readonly string[] {
+/** The request's feature references: its service's, or its own list (checked by the selection). */
+function featureRefs(catalog: ServingCatalog, body: Record<string, unknown>): unknown {
   const { features, feature_service: service } = body;
   if (features !== undefined && service !== undefined) throw bad('give either "features" or "feature_service", not both');
   if (service !== undefined) {
@@ -149,9 +126,6 @@ function featureRefs(catalog: ServingCatalog, body: Record<string, unknown>): re
     const refs = catalog.services.get(service);
     if (!refs) throw new LarderError('LARDER_ERR_UNKNOWN_SERVICE', `feature service "${service}" does not exist (known: ${[...catalog.services.keys()].join(', ') || 'none'})`);
     return refs;
-  }
-  if (!Array.isArray(features) || features.length === 0 || !features.every((f) => typeof f === 'string')) {
-    throw bad('"features" must be a non-empty array of "view:feature" strings (or give "feature_service")');
   }
   return features;
 }
@@ -167,7 +141,10 @@ export type StatusCounts = Record<FieldStatus, number>;
  * in-process API copies them into Feast's response object.
  */
 export class AnswerColumns {
-  readonly names: string[];
+  /** Output names: the join keys', then the features' (one array per feature list: see Selection). */
+  readonly joinKeyNames: string[];
+  readonly featureNames: readonly string[];
+  readonly count: number;
   /** Statuses of the feature columns judged so far. */
   readonly counts: StatusCounts = { PRESENT: 0, NULL_VALUE: 0, NOT_FOUND: 0, OUTSIDE_MAX_AGE: 0 };
   private readonly n: number;
@@ -181,21 +158,16 @@ export class AnswerColumns {
     private readonly nowMs: number,
   ) {
     const n = (this.n = plan.entityCount);
-    this.names = [...plan.joinKeys.map((jk) => jk.name), ...plan.outputs.map((o) => o.name)];
+    this.joinKeyNames = plan.joinKeys.map((jk) => jk.name);
+    this.featureNames = plan.selection.names;
+    this.count = this.joinKeyNames.length + this.featureNames.length;
     this.cells = { values: new Array<unknown>(n), statuses: new Array<FieldStatus>(n), event_timestamps: new Array<string>(n) };
-  }
-
-  get count(): number {
-    return this.names.length;
   }
 
   /** Whether column r holds float32 values (scalars or lists), which JSON writes at float32 precision. */
   isFloat32(r: number): boolean {
-    const joinKeys = this.plan.joinKeys.length;
-    if (r < joinKeys) return false;
-    const { view, featureIndex } = this.plan.outputs[r - joinKeys]!;
-    const dtype = view.features[featureIndex]!.dtype;
-    return dtype === 'float32' || dtype === 'float32[]';
+    const joinKeys = this.joinKeyNames.length;
+    return r >= joinKeys && this.plan.selection.outputs[r - joinKeys]!.float32;
   }
 
   column(r: number): FeatureVector {
@@ -212,7 +184,7 @@ export class AnswerColumns {
       }
       return this.cells;
     }
-    const { view, featureIndex } = this.plan.outputs[r - joinKeys.length]!;
+    const { view, featureIndex } = this.plan.selection.outputs[r - joinKeys.length]!;
     const rows = this.results.get(view.name)!.rows;
     const rowStamps = this.rowStamps(view.name, rows);
     const fallback = view.features[featureIndex]!.default ?? null;
@@ -260,5 +232,5 @@ export function buildResponse(plan: RequestPlan, results: ReadonlyMap<string, Vi
     const { values, statuses, event_timestamps } = answer.column(r);
     vectors.push({ values: values.slice(), statuses: statuses.slice(), event_timestamps: event_timestamps.slice() });
   }
-  return { metadata: { feature_names: answer.names }, results: vectors };
+  return { metadata: { feature_names: [...answer.joinKeyNames, ...answer.featureNames] }, results: vectors };
 }

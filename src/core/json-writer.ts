@@ -25,6 +25,9 @@ const FAST_LIMIT = 2 ** 50;
 /** Below this every integer is a float32, so no shorter integer reads back as the same one. */
 const FLOAT32_INTEGERS = 2 ** 24;
 
+/** Chunks up to this long are copied in a JS loop; longer ones in one native call, which costs more to make than a short copy. */
+const SHORT_CHUNK = 64;
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
@@ -72,6 +75,11 @@ export class JsonWriter {
     this.room(bytes.length);
     const buf = this.buf;
     let at = this.at;
+    if (bytes.length > SHORT_CHUNK) {
+      buf.set(bytes, at);
+      this.at = at + bytes.length;
+      return;
+    }
     for (let i = 0; i < bytes.length; i++) buf[at++] = bytes[i]!;
     this.at = at;
   }

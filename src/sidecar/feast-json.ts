@@ -31,7 +31,14 @@ const QUOTED_STATUS: Readonly<Record<FieldStatus, Uint8Array>> = {
 
 /** An answer, column by column (join keys first): core's AnswerColumns, or a built response. */
 export interface JsonColumns {
-  readonly names: readonly string[];
+  /** Output names: the join keys' first, then the features'. */
+  readonly joinKeyNames: readonly string[];
+  /**
+   * The features' output names. Their JSON text is kept per array object
+   * (AnswerColumns passes one array per feature list), so an array given
+   * here must not change afterwards.
+   */
+  readonly featureNames: readonly string[];
   readonly count: number;
   /** Column r; its arrays may be reused by the next call. */
   column(r: number): FeatureVector;
@@ -42,7 +49,8 @@ export interface JsonColumns {
 /** A built response as JsonColumns, with the float32 columns named by index. */
 export function responseColumns(response: OnlineFeaturesResponse, float32: readonly boolean[] = []): JsonColumns {
   return {
-    names: response.metadata.feature_names,
+    joinKeyNames: [],
+    featureNames: response.metadata.feature_names.slice(),
     count: response.results.length,
     column: (r) => response.results[r]!,
     isFloat32: (r) => float32[r] === true,
@@ -155,6 +163,33 @@ function writeValues(w: JsonWriter, values: readonly unknown[], float32: boolean
   }
 }
 
+/** The JSON text of each feature name list written, for the lists that repeat (see JsonColumns). */
+const featureNamesText = new WeakMap<readonly string[], Uint8Array>();
+
+function writeNames(w: JsonWriter, answer: JsonColumns): void {
+  w.chunk(OPEN);
+  const joinKeys = answer.joinKeyNames;
+  for (let i = 0; i < joinKeys.length; i++) {
+    if (i > 0) w.byte(0x2c);
+    w.string(joinKeys[i]!);
+  }
+  const names = answer.featureNames;
+  if (names.length > 0) {
+    if (joinKeys.length > 0) w.byte(0x2c);
+    const text = featureNamesText.get(names);
+    if (text) w.chunk(text);
+    else {
+      const start = w.length;
+      for (let i = 0; i < names.length; i++) {
+        if (i > 0) w.byte(0x2c);
+        w.string(names[i]!);
+      }
+      featureNamesText.set(names, w.view().slice(start));
+    }
+  }
+  w.chunk(NAMES_END);
+}
+
 // One writer, reused: answers are written synchronously, one at a time, and
 // copied out into memory from `alloc` (by default Node's: small answers go
 // into its shared pool, large ones into memory that is not zeroed first,
@@ -164,13 +199,7 @@ const writer = new JsonWriter();
 export function feastResponseJson(answer: JsonColumns, alloc: (size: number) => Buffer<ArrayBuffer> = Buffer.allocUnsafe): Buffer<ArrayBuffer> {
   const w = writer;
   w.reset();
-  const names = answer.names;
-  w.chunk(OPEN);
-  for (let i = 0; i < names.length; i++) {
-    if (i > 0) w.byte(0x2c);
-    w.string(names[i]!);
-  }
-  w.chunk(NAMES_END);
+  writeNames(w, answer);
   const tails = new Tails();
   for (let r = 0; r < answer.count; r++) {
     const column = answer.column(r);

@@ -1,6 +1,7 @@
 /** The served catalog: views and services as a bundle's manifest defines them. */
 import { LarderError } from '../errors.js';
 import type { BundleManifest } from '../bundle/format.js';
+import { SelectionCache } from './selection.js';
 import type { ViewSpec } from './tier.js';
 
 /** A valid "view:feature" reference, resolved once per catalog. */
@@ -26,6 +27,8 @@ export interface ServingCatalog {
   refs: ReadonlyMap<string, FeatureRef>;
   /** Views defined in the repo but not served online (for clearer errors). */
   offlineViews: ReadonlySet<string>;
+  /** The feature lists requests gave last, resolved once each (see selection.ts). */
+  selections: SelectionCache;
 }
 
 export function catalogFromManifest(manifest: BundleManifest): ServingCatalog {
@@ -61,5 +64,5 @@ export function catalogFromManifest(manifest: BundleManifest): ServingCatalog {
     });
   }
   const offlineViews = new Set(manifest.repo.featureViews.filter((v) => !views.has(v.name)).map((v) => v.name));
-  return { project: manifest.project, views, services, refs, offlineViews };
+  return { project: manifest.project, views, services, refs, offlineViews, selections: new SelectionCache({ refs, views, offlineViews }) };
 }
