@@ -21,5 +21,6 @@ export * from './resolve/catalog.js';
 export * from './resolve/resolver.js';
 export { BundleTier } from './resolve/bundle-tier.js';
 export { LruTier, estimateRowBytes } from './resolve/lru-tier.js';
+export { SelectionCache, type Selection, type OutputColumn } from './resolve/selection.js';
 export * from './feast.js';
 export * from './online.js';
