@@ -50,6 +50,7 @@ export interface JsonColumns {
 export function responseColumns(response: OnlineFeaturesResponse, float32: readonly boolean[] = []): JsonColumns {
   return {
     joinKeyNames: [],
+    // A copy: the response's own array may change after it is written.
     featureNames: response.metadata.feature_names.slice(),
     count: response.results.length,
     column: (r) => response.results[r]!,

@@ -31,6 +31,9 @@ function acceptsContentType(header: string | undefined): boolean {
 /** Reads one request header (lower-case name). */
 export type HeaderReader = (name: string) => string | undefined;
 
+/** The headers of a Node request: its own header object is a plain lookup. */
+export const incomingHeader = (incoming: IncomingMessage): HeaderReader => (name) => incoming.headers[name] as string | undefined;
+
 /** Refuses, before reading the body, what its headers already show to be bad. */
 export function checkBodyHeaders(header: HeaderReader, maxBytes: number): void {
   const contentType = header('content-type');
@@ -53,7 +56,7 @@ export function checkBodyHeaders(header: HeaderReader, maxBytes: number): void {
 export function honoBodyReader(c: Context, maxBytes: number): { header: HeaderReader; read: () => Promise<Uint8Array> } {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
   if (incoming) {
-    return { header: (name) => incoming.headers[name] as string | undefined, read: () => readIncoming(incoming, maxBytes) };
+    return { header: incomingHeader(incoming), read: () => readIncoming(incoming, maxBytes) };
   }
   return { header: (name) => c.req.header(name), read: () => readWebStream(c.req.raw.body, maxBytes) };
 }

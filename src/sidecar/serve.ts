@@ -16,7 +16,7 @@ import { type Logger, stderrLogger } from './log.js';
 import { Metrics } from './metrics.js';
 import { OptionError, type ServeOptions } from './options.js';
 import { type Answer, ONLINE_ROUTE, type RouteDeps, answerBody, errorAnswer } from './online-route.js';
-import { checkBodyHeaders, collectIncoming } from './request-body.js';
+import { checkBodyHeaders, collectIncoming, incomingHeader } from './request-body.js';
 import { ServingStateHolder } from './serving-state.js';
 
 /** The sidecar could not bind its address (taken, not permitted, unknown host). */
@@ -69,8 +69,8 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
     log,
   };
   // Hono answers every route; the one hot route is also wired straight to
-  // node:http, to the same answerOnlineFeatures, skipping the adapter's
-  // per-request cost.
+  // node:http, to the same answerBody, skipping the adapter's per-request
+  // cost.
   const honoListener = getRequestListener(createApp(deps).fetch);
   const bodies = new BufferPool();
   const server = createServer((req, res) => {
@@ -171,7 +171,7 @@ function answerDirect(deps: RouteDeps, pool: BufferPool, req: IncomingMessage, r
     deps.metrics.observeRequest(ONLINE_ROUTE, answer.status, (performance.now() - start) / 1000);
   };
   try {
-    checkBodyHeaders((name) => req.headers[name] as string | undefined, deps.limits.maxBodyBytes);
+    checkBodyHeaders(incomingHeader(req), deps.limits.maxBodyBytes);
   } catch (err) {
     send(errorAnswer(deps, err, `POST ${ONLINE_ROUTE}`));
     return;
