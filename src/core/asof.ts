@@ -40,17 +40,29 @@ export function isFreshAt(eventTsMs: number, tMs: number, ttlSeconds: number): b
 }
 
 /**
- * The status of one feature value read online at `tMs`. A row whose event
- * time is after t is not visible: the reader holds only the latest row of a
- * key, so it cannot know the earlier one and answers NOT_FOUND.
+ * What the time alone says of a row read online at `tMs`, before its value
+ * is looked at: NOT_FOUND when its event time is after t (the reader holds
+ * only the latest row of a key, so it cannot know the earlier one),
+ * OUTSIDE_MAX_AGE when it is stale, else PRESENT. A request judges this
+ * once per row, and then each value only for null (statusAt).
  */
+export function rowStatusAt(eventTsMs: number, tMs: number, ttlSeconds: number): 'NOT_FOUND' | 'OUTSIDE_MAX_AGE' | 'PRESENT' {
+  if (!isVisibleAt(eventTsMs, tMs)) return 'NOT_FOUND';
+  if (!isFreshAt(eventTsMs, tMs, ttlSeconds)) return 'OUTSIDE_MAX_AGE';
+  return 'PRESENT';
+}
+
+/** The status of a value whose row has status `rowStatus` (rowStatusAt): a fresh null value is NULL_VALUE. */
+export function valueStatus(rowStatus: 'NOT_FOUND' | 'OUTSIDE_MAX_AGE' | 'PRESENT', isNull: boolean): FieldStatus {
+  return rowStatus === 'PRESENT' && isNull ? 'NULL_VALUE' : rowStatus;
+}
+
+/** The status of one feature value read online at `tMs`. */
 export function statusAt(
   eventTsMs: number,
   value: unknown,
   tMs: number,
   ttlSeconds: number,
 ): FieldStatus {
-  if (!isVisibleAt(eventTsMs, tMs)) return 'NOT_FOUND';
-  if (!isFreshAt(eventTsMs, tMs, ttlSeconds)) return 'OUTSIDE_MAX_AGE';
-  return value === null || value === undefined ? 'NULL_VALUE' : 'PRESENT';
+  return valueStatus(rowStatusAt(eventTsMs, tMs, ttlSeconds), value === null || value === undefined);
 }

@@ -16,6 +16,11 @@ export type Dtype = (typeof DTYPES)[number];
 /** Join keys are integers or strings; composite keys mix them freely. */
 export type JoinKeyDtype = 'int64' | 'string';
 
+/** Dtypes whose values are plain numbers (stored inline as f64 or f32): answers carry them as doubles. */
+export function isNumberDtype(dtype: Dtype): boolean {
+  return dtype === 'int64' || dtype === 'float32' || dtype === 'float64';
+}
+
 export function isDtype(s: unknown): s is Dtype {
   return typeof s === 'string' && (DTYPES as readonly string[]).includes(s);
 }

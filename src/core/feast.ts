@@ -4,7 +4,9 @@
  * 4xx LarderError that names the problem; building turns resolved rows into
  * Feast's column-oriented response.
  */
-import { type FieldStatus, statusAt } from './asof.js';
+import { type FieldStatus, rowStatusAt, valueStatus } from './asof.js';
+import { BundleRow } from './bundle/bundle-row.js';
+import type { BundleView } from './bundle/bundle.js';
 import { LarderError } from './errors.js';
 import { describeType } from './dtypes.js';
 import { entityKeyString, isJoinKeyValue } from './keys.js';
@@ -12,7 +14,7 @@ import type { ServingCatalog } from './resolve/catalog.js';
 import type { ViewResult } from './resolve/resolver.js';
 import type { Selection } from './resolve/selection.js';
 import type { Row, ViewSpec } from './resolve/tier.js';
-import { EPOCH_ISO, formatTimestamp } from './time.js';
+import { formatTimestamp } from './time.js';
 
 export interface OnlineFeaturesRequest {
   features?: string[];
@@ -133,12 +135,47 @@ function featureRefs(catalog: ServingCatalog, body: Record<string, unknown>): un
 /** Feature values by status, as counted while judging an answer. */
 export type StatusCounts = Record<FieldStatus, number>;
 
+/** One column of an answer, as AnswerColumns fills it. */
+export interface AnswerColumn {
+  /** The values, for columns other than numbers. */
+  values: unknown[];
+  /**
+   * For a column of numbers (int64, float32, float64 features): its values
+   * as doubles, a null as NaN and marked 1 in `nulls`; `values` is then not
+   * filled. Undefined for other columns.
+   */
+  numbers: Float64Array | undefined;
+  /** 1 where the value is null. */
+  nulls: Uint8Array;
+  statuses: FieldStatus[];
+  /**
+   * Event times, epoch ms: the row's, or 0 (the epoch) for join keys and
+   * NOT_FOUND. Every column of a view shares one array; Feast's text for
+   * each is formatTimestamp's.
+   */
+  eventTsMs: Float64Array;
+}
+
+/** What a request's rows of one view say before any feature is read: judged once per view. */
+interface ViewRows {
+  rows: readonly (Row | undefined)[];
+  /** Per entity: the status its row's time gives (NOT_FOUND also for no row at all). */
+  rowStatus: ('NOT_FOUND' | 'OUTSIDE_MAX_AGE' | 'PRESENT')[];
+  /** Per entity: its row's event time, or 0 (the epoch) for NOT_FOUND. */
+  eventTsMs: Float64Array;
+  /** The bundle the view's bundle rows are read from, and each entity's record in it (-1: not a bundle row, or NOT_FOUND). */
+  bundle: BundleView | undefined;
+  records: Int32Array;
+}
+
 /**
  * A resolved request's answer, column by column (join keys first), judged at
  * `nowMs`: the one place the response's values, statuses and event
  * timestamps are decided. column(r) fills and returns the same arrays each
  * time, so a serializer can write the answer without building it; the
- * in-process API copies them into Feast's response object.
+ * in-process API copies them into Feast's response object. Rows the bundle
+ * holds are read feature by feature straight from its records, numbers
+ * into a Float64Array, so a wide answer creates no object per value.
  */
 export class AnswerColumns {
   /** Output names: the join keys', then the features' (one array per feature list: see Selection). */
@@ -148,9 +185,11 @@ export class AnswerColumns {
   /** Statuses of the feature columns judged so far. */
   readonly counts: StatusCounts = { PRESENT: 0, NULL_VALUE: 0, NOT_FOUND: 0, OUTSIDE_MAX_AGE: 0 };
   private readonly n: number;
-  private readonly cells: FeatureVector;
-  /** Per view, its rows' event times, formatted once per request (formatting dominated wide answers). */
-  private readonly stampsByView = new Map<string, string[]>();
+  private readonly cells: AnswerColumn;
+  private readonly numbers: Float64Array;
+  /** The join keys' event times: all the epoch. */
+  private readonly epochs: Float64Array;
+  private readonly byView = new Map<string, ViewRows>();
 
   constructor(
     private readonly plan: RequestPlan,
@@ -161,7 +200,9 @@ export class AnswerColumns {
     this.joinKeyNames = plan.joinKeys.map((jk) => jk.name);
     this.featureNames = plan.selection.names;
     this.count = this.joinKeyNames.length + this.featureNames.length;
-    this.cells = { values: new Array<unknown>(n), statuses: new Array<FieldStatus>(n), event_timestamps: new Array<string>(n) };
+    this.numbers = new Float64Array(n);
+    this.epochs = new Float64Array(n);
+    this.cells = { values: new Array<unknown>(n), numbers: undefined, nulls: new Uint8Array(n), statuses: new Array<FieldStatus>(n), eventTsMs: this.epochs };
   }
 
   /** Whether column r holds float32 values (scalars or lists), which JSON writes at float32 precision. */
@@ -170,9 +211,10 @@ export class AnswerColumns {
     return r >= joinKeys && this.plan.selection.outputs[r - joinKeys]!.float32;
   }
 
-  column(r: number): FeatureVector {
+  column(r: number): AnswerColumn {
     const n = this.n;
-    const { values, statuses, event_timestamps: stamps } = this.cells;
+    const cells = this.cells;
+    const { values, statuses } = cells;
     const joinKeys = this.plan.joinKeys;
     if (r < joinKeys.length) {
       // Join keys echo the request, PRESENT, at the epoch.
@@ -180,26 +222,22 @@ export class AnswerColumns {
       for (let i = 0; i < n; i++) {
         values[i] = given[i];
         statuses[i] = 'PRESENT';
-        stamps[i] = EPOCH_ISO;
       }
-      return this.cells;
+      cells.numbers = undefined;
+      cells.eventTsMs = this.epochs;
+      return cells;
     }
-    const { view, featureIndex } = this.plan.selection.outputs[r - joinKeys.length]!;
-    const rows = this.results.get(view.name)!.rows;
-    const rowStamps = this.rowStamps(view.name, rows);
+    const output = this.plan.selection.outputs[r - joinKeys.length]!;
+    const { view, featureIndex } = output;
+    const rows = this.viewRows(view);
     const fallback = view.features[featureIndex]!.default ?? null;
+    if (output.number) this.fillNumbers(rows, featureIndex, fallback as number | null);
+    else this.fillValues(rows, featureIndex, fallback);
+    const { rowStatus } = rows;
+    const nulls = cells.nulls;
     const counts = this.counts;
     for (let i = 0; i < n; i++) {
-      const row = rows[i];
-      const value = row ? row.values[featureIndex] : null;
-      const status = row ? statusAt(row.eventTsMs, value, this.nowMs, view.ttlSeconds) : 'NOT_FOUND';
-      if (status === 'NOT_FOUND') {
-        values[i] = fallback;
-        stamps[i] = EPOCH_ISO;
-      } else {
-        values[i] = value ?? null;
-        stamps[i] = rowStamps[i]!;
-      }
+      const status = valueStatus(rowStatus[i]!, nulls[i] === 1);
       statuses[i] = status;
       // Literal keys: a keyed increment per value cost more than the rest of the loop.
       if (status === 'PRESENT') counts.PRESENT++;
@@ -207,20 +245,56 @@ export class AnswerColumns {
       else if (status === 'NOT_FOUND') counts.NOT_FOUND++;
       else counts.OUTSIDE_MAX_AGE++;
     }
-    return this.cells;
+    cells.eventTsMs = rows.eventTsMs;
+    return cells;
   }
 
-  private rowStamps(viewName: string, rows: readonly (Row | undefined)[]): string[] {
-    let stamps = this.stampsByView.get(viewName);
-    if (!stamps) {
-      stamps = new Array<string>(this.n);
-      for (let i = 0; i < this.n; i++) {
-        const row = rows[i];
-        stamps[i] = row ? formatTimestamp(row.eventTsMs) : EPOCH_ISO;
+  /** A number column into `numbers` and `nulls`: bundle rows in one read, others from their values, NOT_FOUND as the default. */
+  private fillNumbers(rows: ViewRows, featureIndex: number, fallback: number | null): void {
+    const numbers = this.numbers;
+    const nulls = this.cells.nulls;
+    rows.bundle?.readNumbers(featureIndex, rows.records, numbers, nulls);
+    for (let i = 0; i < this.n; i++) {
+      if (rows.records[i]! >= 0) continue;
+      // A value that is not a number (none is, from a tier that keeps to its dtypes) is answered as null.
+      const v = rows.rowStatus[i] === 'NOT_FOUND' ? fallback : rows.rows[i]!.values[featureIndex];
+      if (typeof v === 'number') {
+        numbers[i] = v;
+        nulls[i] = 0;
+      } else {
+        numbers[i] = NaN;
+        nulls[i] = 1;
       }
-      this.stampsByView.set(viewName, stamps);
     }
-    return stamps;
+    this.cells.numbers = numbers;
+  }
+
+  /** Any other column into `values` and `nulls`. */
+  private fillValues(rows: ViewRows, featureIndex: number, fallback: unknown): void {
+    const { values, nulls } = this.cells;
+    rows.bundle?.readValues(featureIndex, rows.records, values);
+    for (let i = 0; i < this.n; i++) {
+      if (rows.records[i]! < 0) values[i] = rows.rowStatus[i] === 'NOT_FOUND' ? fallback : (rows.rows[i]!.values[featureIndex] ?? null);
+      nulls[i] = values[i] === null ? 1 : 0;
+    }
+    this.cells.numbers = undefined;
+  }
+
+  private viewRows(view: ViewSpec): ViewRows {
+    let v = this.byView.get(view.name);
+    if (v) return v;
+    const n = this.n;
+    const rows = this.results.get(view.name)!.rows;
+    v = { rows, rowStatus: new Array(n), eventTsMs: new Float64Array(n), bundle: undefined, records: new Int32Array(n).fill(-1) };
+    for (let i = 0; i < n; i++) {
+      const row = rows[i];
+      const status = row ? rowStatusAt(row.eventTsMs, this.nowMs, view.ttlSeconds) : 'NOT_FOUND';
+      v.rowStatus[i] = status;
+      if (status !== 'NOT_FOUND') v.eventTsMs[i] = row!.eventTsMs;
+      if (status !== 'NOT_FOUND' && row instanceof BundleRow && (v.bundle ??= row.view) === row.view) v.records[i] = row.record;
+    }
+    this.byView.set(view.name, v);
+    return v;
   }
 }
 
@@ -228,9 +302,15 @@ export class AnswerColumns {
 export function buildResponse(plan: RequestPlan, results: ReadonlyMap<string, ViewResult>, nowMs: number): OnlineFeaturesResponse {
   const answer = new AnswerColumns(plan, results, nowMs);
   const vectors: FeatureVector[] = [];
+  // Columns of one view share their event times: formatted once per view.
+  const stampTexts = new Map<Float64Array, string[]>();
   for (let r = 0; r < answer.count; r++) {
-    const { values, statuses, event_timestamps } = answer.column(r);
-    vectors.push({ values: values.slice(), statuses: statuses.slice(), event_timestamps: event_timestamps.slice() });
+    const { values, numbers, nulls, statuses, eventTsMs } = answer.column(r);
+    const n = statuses.length;
+    const out = numbers ? Array.from({ length: n }, (_, i) => (nulls[i] === 1 ? null : numbers[i])) : values.slice(0, n);
+    let stamps = stampTexts.get(eventTsMs);
+    if (!stamps) stampTexts.set(eventTsMs, (stamps = Array.from(eventTsMs, formatTimestamp)));
+    vectors.push({ values: out, statuses: statuses.slice(), event_timestamps: stamps.slice() });
   }
   return { metadata: { feature_names: [...answer.joinKeyNames, ...answer.featureNames] }, results: vectors };
 }

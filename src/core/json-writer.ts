@@ -10,6 +10,7 @@
  * JSON mapping, and so Feast, prints for a float field.
  */
 import { withRoom } from './bytes.js';
+import { DAY, HOURS, MILLIS, MINUTES, MONTH, SECONDS, YEAR, civilTime, formatTimestamp, isPlainTime } from './time.js';
 
 const encoder = new TextEncoder();
 
@@ -114,13 +115,85 @@ export class JsonWriter {
 
   /** A number as JSON.stringify writes it (non-finite numbers become null). */
   number(v: number): void {
-    if (!this.decimal(v, false)) this.raw(Number.isFinite(v) ? '' + v : 'null');
+    ONE[0] = v;
+    this.numberAt(ONE, 0, false, 0);
   }
 
   /** A float32 value: the shortest decimal that reads back as the same float32. */
   float32(v: number): void {
-    const f = Math.fround(v);
-    if (!this.decimal(f, true)) this.raw(Number.isFinite(f) ? '' + shortestFloat32(f) : 'null');
+    ONE[0] = v;
+    this.numberAt(ONE, 0, true, 0);
+  }
+
+  /**
+   * Numbers separated by commas, as JSON.stringify writes an array's items
+   * (NaN, and so a null carried as NaN, is null); `float32` as float32().
+   */
+  numbers(values: Float64Array, float32: boolean): void {
+    let hint = 0;
+    for (let i = 0; i < values.length; i++) {
+      if (i > 0) this.byte(0x2c);
+      const d = this.numberAt(values, i, float32, hint);
+      if (d > hint) hint = d;
+    }
+  }
+
+  /**
+   * values[i] as number() or float32() write it: the fast decimal path when
+   * it applies, else the exact general one. Returns the decimals written
+   * (-1: the general path): a hint for the next value of the column.
+   */
+  private numberAt(values: Float64Array, i: number, float32: boolean, hint: number): number {
+    const d = decimalPlaces(values, i, float32, hint);
+    const x = valueAt(values, i, float32);
+    if (d < 0) {
+      this.raw(Number.isFinite(x) ? '' + (float32 ? shortestFloat32(x) : x) : 'null');
+      return -1;
+    }
+    // Exact: n < 2^50, so the division cannot round up to the next integer.
+    const scale = POW10[d]!;
+    const a = Math.abs(x);
+    const n = Math.round(a * scale);
+    const whole = Math.floor(n / scale);
+    this.writeDecimal(x < 0, whole, n - whole * scale, d);
+    return d;
+  }
+
+  /**
+   * The event time values[i] (epoch ms) as the JSON string formatTimestamp
+   * gives, written straight as bytes: building the string cost more than
+   * writing it.
+   */
+  timestampAt(values: Float64Array, i: number): void {
+    const ms = values[i]!;
+    if (!isPlainTime(ms)) {
+      this.string(formatTimestamp(ms));
+      return;
+    }
+    civilTime(ms, PARTS);
+    this.room(TIMESTAMP_BYTES);
+    const buf = this.buf;
+    let at = this.at;
+    buf[at++] = QUOTE;
+    at = writeDigits(buf, at, PARTS[YEAR]!, 4);
+    buf[at++] = 0x2d; // -
+    at = writeDigits(buf, at, PARTS[MONTH]!, 2);
+    buf[at++] = 0x2d;
+    at = writeDigits(buf, at, PARTS[DAY]!, 2);
+    buf[at++] = 0x54; // T
+    at = writeDigits(buf, at, PARTS[HOURS]!, 2);
+    buf[at++] = 0x3a; // :
+    at = writeDigits(buf, at, PARTS[MINUTES]!, 2);
+    buf[at++] = 0x3a;
+    at = writeDigits(buf, at, PARTS[SECONDS]!, 2);
+    const millis = PARTS[MILLIS]!;
+    if (millis !== 0) {
+      buf[at++] = 0x2e; // .
+      at = writeDigits(buf, at, millis, 3);
+    }
+    buf[at++] = 0x5a; // Z
+    buf[at++] = QUOTE;
+    this.at = at;
   }
 
   /** Any JSON value, as JSON.stringify writes it; `float32` applies to numbers at any depth. */
@@ -159,44 +232,6 @@ export class JsonWriter {
     this.raw('null');
   }
 
-  /**
-   * The fast path for numbers with few decimals (counts, prices, rates):
-   * finds the fewest decimals d (up to 9) such that n / 10^d is `v` (or, for
-   * float32, rounds to it) and writes the digits of n. That is the shortest
-   * round-trip text, which JSON.stringify also writes, in plain notation
-   * whenever 1e-6 <= |v| < 1e21. Returns false to leave `v` to the general path.
-   */
-  private decimal(v: number, float32: boolean): boolean {
-    const a = Math.abs(v);
-    if (a === 0) {
-      this.byte(0x30); // JSON.stringify(-0) is "0"
-      return true;
-    }
-    // A float32 from 2^24 up is an integer whose shortest text may end in
-    // zeros (130946208 reads back from 130946210): the general path.
-    if (!(a >= 1e-6 && a < (float32 ? FLOAT32_INTEGERS : FAST_LIMIT))) return false;
-    // Integers (int64 features, counts) need no search, nor its % on doubles (a slow fmod): 39 -> 22 ns a value.
-    if (!float32 && Number.isInteger(a)) {
-      this.writeDecimal(v < 0, a, 0, 0);
-      return true;
-    }
-    for (let d = 0; d <= MAX_DECIMALS; d++) {
-      const scale = POW10[d]!;
-      const scaled = a * scale;
-      if (scaled >= FAST_LIMIT) return false;
-      const n = Math.round(scaled);
-      const back = n / scale;
-      if (float32 ? Math.fround(back) !== a : back !== a) continue;
-      // A trailing zero means a shorter text exists that this search missed
-      // (rounding at a power of two): leave it to the exact general path.
-      if (d > 0 && n % 10 === 0) return false;
-      const frac = n % scale;
-      this.writeDecimal(v < 0, (n - frac) / scale, frac, d);
-      return true;
-    }
-    return false;
-  }
-
   /** Writes [-]whole[.frac], frac zero-padded to d digits (none when d is 0). */
   private writeDecimal(negative: boolean, whole: number, frac: number, d: number): void {
     this.room(MAX_NUMBER_BYTES);
@@ -212,7 +247,87 @@ export class JsonWriter {
   }
 }
 
-/** Sign, 16 integer digits, point and 9 decimals: the most decimal() writes. */
+/**
+ * Numbers travel between these functions as (array, index), not as doubles:
+ * a double passed to a call that is not inlined is boxed into a new heap
+ * object, and for the values of a wide answer that was most of its garbage.
+ */
+const ONE = new Float64Array(1);
+
+/** values[i], rounded to float32 when `float32`. */
+function valueAt(values: Float64Array, i: number, float32: boolean): number {
+  return float32 ? Math.fround(values[i]!) : values[i]!;
+}
+
+/**
+ * The fast path for numbers with few decimals (counts, prices, rates): the
+ * fewest decimals d (up to 9) such that n / 10^d, n an integer, is the
+ * double a = |values[i]| (or, for float32, rounds to it). Writing the
+ * digits of n is then the shortest round-trip text, which JSON.stringify
+ * also writes, in plain notation whenever 1e-6 <= |v| < 1e21. Returns -1
+ * to leave the value to the general path (out of range, not finite, or no
+ * such d).
+ *
+ * `hint` is a d that read back for the value before in the same column (0:
+ * none): values of one feature mostly have as many decimals. Any d above
+ * the fewest reads back too, so when the hint reads back the fewest is at
+ * most the hint. For a double that settles it (below 2^50 / 10^d its
+ * rounding interval is under a quarter of 10^-d wide, so it holds one
+ * d-decimal number: the fewest, padded with zeros, which stripping them
+ * gives back). A float32's interval is wider, so there the hint is the
+ * fewest only if hint - 1 does not read back.
+ */
+function decimalPlaces(values: Float64Array, i: number, float32: boolean, hint: number): number {
+  const a = Math.abs(float32 ? Math.fround(values[i]!) : values[i]!);
+  if (a === 0) return 0; // JSON.stringify(-0) is "0"
+  // A float32 from 2^24 up is an integer whose shortest text may end in
+  // zeros (130946208 reads back from 130946210): the general path.
+  if (!(a >= 1e-6 && a < (float32 ? FLOAT32_INTEGERS : FAST_LIMIT))) return -1;
+  // Integers (int64 features, counts) need no search.
+  if (Number.isInteger(a)) return 0;
+  let from = 1;
+  if (hint > 0) {
+    const scale = POW10[hint]!;
+    const scaled = a * scale;
+    if (scaled < FAST_LIMIT) {
+      let n = Math.round(scaled);
+      const back = n / scale;
+      if (float32 ? Math.fround(back) === a : back === a) {
+        if (!float32) {
+          let d = hint;
+          for (let q = Math.floor(n / 10); n === q * 10; q = Math.floor(n / 10)) {
+            n = q;
+            d--;
+          }
+          return d;
+        }
+        const below = POW10[hint - 1]!;
+        if (Math.fround(Math.round(a * below) / below) !== a) return trailingZero(n) ? -1 : hint;
+      } else from = hint + 1;
+    }
+  }
+  for (let d = from; d <= MAX_DECIMALS; d++) {
+    const scale = POW10[d]!;
+    const scaled = a * scale;
+    if (scaled >= FAST_LIMIT) return -1;
+    const n = Math.round(scaled);
+    const back = n / scale;
+    if (float32 ? Math.fround(back) !== a : back !== a) continue;
+    // A trailing zero means a shorter text exists that this search missed
+    // (rounding at a power of two): leave it to the exact general path.
+    return trailingZero(n) ? -1 : d;
+  }
+  return -1;
+}
+
+const trailingZero = (n: number): boolean => n === Math.floor(n / 10) * 10;
+
+/** Civil time parts of the timestamp being written (see civilTime). */
+const PARTS = new Int32Array(7);
+/** "YYYY-MM-DDTHH:MM:SS.mmmZ" with its quotes. */
+const TIMESTAMP_BYTES = 26;
+
+/** Sign, 16 integer digits, point and 9 decimals: the most writeDecimal writes. */
 const MAX_NUMBER_BYTES = 27;
 
 /**
@@ -229,11 +344,13 @@ function writeDigits(buf: Uint8Array, at: number, n: number, width: number): num
     buf[i] = 0x30 + (n - q * 10);
     n = q;
   }
-  // Small enough for int32 arithmetic, much cheaper than Math.floor on doubles.
+  // Small enough for int32 arithmetic: `m` is an int32, so dividing by the
+  // constant 10 compiles to a multiply and shift, not a double division.
+  let m = n | 0;
   for (; i >= at; i--) {
-    const q = (n / 10) | 0;
-    buf[i] = 0x30 + (n - q * 10);
-    n = q;
+    const q = (m / 10) | 0;
+    buf[i] = 0x30 + (m - q * 10);
+    m = q;
   }
   return at + len;
 }

@@ -29,6 +29,18 @@ const QUOTED_STATUS: Readonly<Record<FieldStatus, Uint8Array>> = {
   OUTSIDE_MAX_AGE: ascii('"OUTSIDE_MAX_AGE"'),
 };
 
+/**
+ * One column: its values, or numbers (a null as NaN) when that is set; its
+ * event times as text, or as epoch ms in eventTsMs when that is set.
+ */
+export interface JsonColumn {
+  readonly values: readonly unknown[];
+  readonly numbers?: Float64Array | undefined;
+  readonly statuses: readonly FieldStatus[];
+  readonly event_timestamps?: readonly string[];
+  readonly eventTsMs?: Float64Array;
+}
+
 /** An answer, column by column (join keys first): core's AnswerColumns, or a built response. */
 export interface JsonColumns {
   /** Output names: the join keys' first, then the features'. */
@@ -41,7 +53,7 @@ export interface JsonColumns {
   readonly featureNames: readonly string[];
   readonly count: number;
   /** Column r; its arrays may be reused by the next call. */
-  column(r: number): FeatureVector;
+  column(r: number): JsonColumn;
   /** Whether column r holds float32 values (scalars or lists). */
   isFloat32(r: number): boolean;
 }
@@ -67,15 +79,32 @@ function remember<T>(list: T[], item: T): void {
   list.push(item);
 }
 
-const sameItems = (a: readonly unknown[], b: readonly unknown[]): boolean => {
-  if (a.length !== b.length || a[0] !== b[0] || a[a.length - 1] !== b[b.length - 1]) return false;
+/** A column's statuses or event times (as text, or as epoch ms). */
+type Items = readonly unknown[] | Float64Array;
+
+/**
+ * Whether two lists hold the same items. Event times in a Float64Array are
+ * compared by their own loop: read in a loop shared with plain arrays, each
+ * double would be boxed into a new heap object.
+ */
+function sameItems(a: Items, b: Items): boolean {
+  if (a.length !== b.length) return false;
+  if (a instanceof Float64Array) return b instanceof Float64Array && sameNumbers(a, b);
+  if (b instanceof Float64Array || a[0] !== b[0] || a[a.length - 1] !== b[b.length - 1]) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-};
+}
+
+function sameNumbers(a: Float64Array, b: Float64Array): boolean {
+  if (a === b) return true;
+  if (a[0] !== b[0] || a[a.length - 1] !== b[b.length - 1]) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /** An array already written, and where its JSON text is. */
 interface Written {
-  items: readonly unknown[];
+  items: Items;
   start: number;
   end: number;
 }
@@ -90,7 +119,7 @@ class Repeats {
   private readonly written: Written[] = [];
 
   /** Writes `items`, or copies an equal array's text; returns the remembered copy of `items`. */
-  write(w: JsonWriter, items: readonly unknown[], writeItem: (w: JsonWriter, item: unknown) => void): readonly unknown[] {
+  write(w: JsonWriter, items: Items, writeItem: (w: JsonWriter, items: Items, i: number) => void): Items {
     // Newest first: a column most often repeats the one before it.
     for (let p = this.written.length - 1; p >= 0; p--) {
       const prior = this.written[p]!;
@@ -102,7 +131,7 @@ class Repeats {
     const start = w.length;
     for (let i = 0; i < items.length; i++) {
       if (i > 0) w.byte(0x2c);
-      writeItem(w, items[i]);
+      writeItem(w, items, i);
     }
     // A copy: the columns' arrays are reused from column to column.
     const copy = items.slice();
@@ -113,8 +142,8 @@ class Repeats {
 
 /** A column's statuses and timestamps written together, and where their text is. */
 interface WrittenTail {
-  statuses: readonly unknown[];
-  stamps: readonly unknown[];
+  statuses: Items;
+  stamps: Items;
   start: number;
   end: number;
 }
@@ -131,7 +160,8 @@ class Tails {
   private readonly statuses = new Repeats();
   private readonly stamps = new Repeats();
 
-  write(w: JsonWriter, statuses: readonly unknown[], stamps: readonly unknown[]): void {
+  write(w: JsonWriter, statuses: readonly FieldStatus[], column: JsonColumn): void {
+    const stamps = column.eventTsMs ?? column.event_timestamps!;
     for (let p = this.written.length - 1; p >= 0; p--) {
       const prior = this.written[p]!;
       if (sameItems(prior.statuses, statuses) && sameItems(prior.stamps, stamps)) {
@@ -143,18 +173,20 @@ class Tails {
     w.chunk(STATUSES);
     const keptStatuses = this.statuses.write(w, statuses, writeStatus);
     w.chunk(STAMPS);
-    const keptStamps = this.stamps.write(w, stamps, writeValue);
+    const keptStamps = this.stamps.write(w, stamps, column.eventTsMs ? writeTimestamp : writeValue);
     w.chunk(CLOSE);
     remember(this.written, { statuses: keptStatuses, stamps: keptStamps, start, end: w.length });
   }
 }
 
-const writeStatus = (w: JsonWriter, s: unknown): void => {
+const writeStatus = (w: JsonWriter, items: Items, i: number): void => {
+  const s = items[i];
   const quoted = QUOTED_STATUS[s as FieldStatus];
   if (quoted instanceof Uint8Array) w.chunk(quoted);
   else w.value(s);
 };
-const writeValue = (w: JsonWriter, v: unknown): void => w.value(v);
+const writeValue = (w: JsonWriter, items: Items, i: number): void => w.value(items[i]);
+const writeTimestamp = (w: JsonWriter, items: Items, i: number): void => w.timestampAt(items as Float64Array, i);
 
 /** A column's values; holes and undefined are null in JSON.stringify's arrays. */
 function writeValues(w: JsonWriter, values: readonly unknown[], float32: boolean): void {
@@ -205,8 +237,9 @@ export function feastResponseJson(answer: JsonColumns, alloc: (size: number) => 
   for (let r = 0; r < answer.count; r++) {
     const column = answer.column(r);
     w.chunk(r === 0 ? FIRST_VALUES : NEXT_VALUES);
-    writeValues(w, column.values, answer.isFloat32(r));
-    tails.write(w, column.statuses, column.event_timestamps);
+    if (column.numbers) w.numbers(column.numbers, answer.isFloat32(r));
+    else writeValues(w, column.values, answer.isFloat32(r));
+    tails.write(w, column.statuses, column);
   }
   w.chunk(CLOSE);
   const view = w.view();

@@ -65,6 +65,35 @@ describe('bundle round trip', () => {
     expect(b.get('user_stats', 4)).toBeUndefined();
   });
 
+  it('reads one feature across rows (readNumbers, readValues) as the whole-row decode has it, and rows by reference', async () => {
+    const b = await everyDtypeBundle();
+    const view = b.view('user_stats')!;
+    const recordOf = (key: number) => view.rowOf(String(key));
+    // Keys 3, 2 (all nulls), 1, and an entry that is not a bundle row.
+    const records = Int32Array.from([recordOf(3), recordOf(2), recordOf(1), -1]);
+    everyDtype.features.forEach((f, fi) => {
+      const whole = [3, 2, 1].map((k) => view.row(recordOf(k)).values[fi]);
+      const values: unknown[] = ['a', 'b', 'c', 'untouched'];
+      view.readValues(fi, records, values);
+      expect(values, f.name).toEqual([...whole, 'untouched']);
+      if (f.dtype === 'int64' || f.dtype === 'float32' || f.dtype === 'float64') {
+        const numbers = Float64Array.from([1, 2, 3, 4]);
+        const nulls = Uint8Array.from([9, 9, 9, 9]);
+        view.readNumbers(fi, records, numbers, nulls);
+        expect([...nulls], f.name).toEqual([0, 1, 0, 9]);
+        expect([numbers[0], numbers[2], numbers[3]], f.name).toEqual([whole[0], whole[2], 4]);
+        expect(numbers[1], f.name).toBeNaN();
+      } else {
+        expect(() => view.readNumbers(fi, records, new Float64Array(4), new Uint8Array(4)), f.name).toThrow(/not stored as numbers/);
+      }
+    });
+    const lazy = view.lazyRow(recordOf(1));
+    expect(lazy.record).toBe(recordOf(1));
+    expect(lazy.eventTsMs).toBe(T0);
+    expect(lazy.values).toEqual(view.row(recordOf(1)).values);
+    expect(lazy.values).toBe(lazy.values); // decoded once
+  });
+
   it('stores a string column whose values repeat as a dictionary, others in the heap', async () => {
     const { layout } = await split(await everyDtypeBundleBytes());
     const kind = (name: string) => layout.views[0].fields.find((f: { name: string }) => f.name === name);

@@ -2,6 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { JsonWriter, shortestFloat32 } from '../../src/core/json-writer.js';
+import { formatTimestamp } from '../../src/core/time.js';
 
 const writer = new JsonWriter();
 function written(write: (w: JsonWriter) => void): string {
@@ -53,6 +54,37 @@ describe('JsonWriter numbers', () => {
         if (digits > 1) expect(Math.fround(Number(f.toPrecision(digits - 1)))).not.toBe(f);
       }),
       { numRuns: 5_000 },
+    );
+  });
+
+  it('numbers() writes a Float64Array as JSON.stringify writes its items, NaN (a null) as null, float32 as float32()', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(dataDouble, fc.constant(NaN), fc.float())), fc.boolean(), (items, float32) => {
+        const out = written((w) => w.numbers(Float64Array.from(items), float32));
+        const each = items.map((v) => written((w) => (float32 ? w.float32(v) : w.number(v))));
+        expect(out).toBe(each.join(','));
+        if (!float32) expect(`[${out}]`).toBe(JSON.stringify(items));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('timestampAt() writes the JSON string of formatTimestamp, for any time', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(
+          fc.integer({ min: -62_167_219_200_000, max: 253_402_300_799_999 }),
+          fc.integer({ min: 1_500_000_000, max: 2_000_000_000 }).map((s) => s * 1000),
+          fc.integer({ min: -8.64e15, max: 8.64e15 }),
+          fc.constantFrom(0, 1.5, -1),
+        ), { minLength: 1 }),
+        (times) => {
+          const values = Float64Array.from(times);
+          const out = written((w) => values.forEach((_, i) => w.timestampAt(values, i)));
+          expect(out).toBe(times.map((ms) => JSON.stringify(formatTimestamp(ms))).join(''));
+        },
+      ),
+      { numRuns: 2_000 },
     );
   });
 

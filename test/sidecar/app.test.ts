@@ -161,6 +161,26 @@ describe('the LRU in front of the bundle', () => {
     expect(remote.asked).toEqual(['42', '42', '42']);
   });
 
+  it('answers rows of the bundle and of a remote tier side by side, every dtype, as each has them', async () => {
+    const { app } = appWith([remoteTier({ '42': remoteRow }).tier]);
+    const features = ['user_stats:clicks', 'user_stats:ctr', 'user_stats:country', 'user_stats:last_seen', 'user_stats:embedding', 'user_stats:tags', 'user_stats:vip'];
+    // User 42 only the remote tier holds; 3 holds nulls; 99 nobody holds.
+    const res = await app.request('/get-online-features', { method: 'POST', body: JSON.stringify({ features, entities: { user_id: [1, 42, 3, 99] } }) });
+    expect(res.status).toBe(200);
+    const got = (await res.json()) as { results: { values: unknown[]; statuses: string[]; event_timestamps: string[] }[] };
+    // The same request with 42 absent, answered by the bundle alone.
+    const alone = bundle.getOnlineFeatures({ features, entities: { user_id: [1, 4242, 3, 99] } }, { now: new Date(T0) });
+    features.forEach((_, f) => {
+      const column = got.results[f + 1]!;
+      const want = alone.results[f + 1]!;
+      for (const i of [0, 2, 3]) {
+        expect([column.values[i], column.statuses[i], column.event_timestamps[i]]).toEqual([want.values[i], want.statuses[i], want.event_timestamps[i]]);
+      }
+      const v = remoteRow.values[f] ?? null;
+      expect([column.values[1], column.statuses[1], column.event_timestamps[1]]).toEqual([v, v === null ? 'NULL_VALUE' : 'PRESENT', '2026-01-01T00:00:00Z']);
+    });
+  });
+
   it('is left out when no tier behind the bundle is worth caching', async () => {
     const { app, holder } = appWith();
     for (let i = 0; i < 2; i++) {

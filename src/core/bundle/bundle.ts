@@ -11,6 +11,7 @@ import { type FieldReader, RowDecoder, fieldReader, isVariable } from './rows.js
 import { type DecodedBundle, type Sha256Hex, decodeBundle } from './decode.js';
 import type { Block, BundleManifest, ViewLayout } from './format.js';
 import { KeyIndex } from './key-index.js';
+import { BundleRow } from './bundle-row.js';
 import type { OnlineFeaturesRequest, OnlineFeaturesResponse } from '../feast.js';
 import { getOnlineFeatures } from '../online.js';
 import { BundleTier } from '../resolve/bundle-tier.js';
@@ -80,11 +81,27 @@ export class BundleView {
     return this.toObject(this.decoder.values(row));
   }
 
-  /** The whole row, as tiers and caches hold it. */
+  /** The whole row, decoded, as tiers and caches hold it. */
   row(row: number): Row {
     return { eventTsMs: this.eventTs[row * this.stride8]!, values: this.decoder.values(row) };
   }
+
+  /** The row as a reference into the bundle: its values are decoded only if asked for (see BundleRow). */
+  lazyRow(row: number): BundleRow {
+    return new BundleRow(this, row, this.eventTs[row * this.stride8]!);
+  }
+
+  /** Feature `featureIndex` (a number dtype) of the rows `records[i]`, as doubles; see RowDecoder.readNumbers. */
+  readNumbers(featureIndex: number, records: Int32Array, out: Float64Array, nulls: Uint8Array): void {
+    this.decoder.readNumbers(featureIndex, records, out, nulls);
+  }
+
+  /** Feature `featureIndex` of the rows `records[i]`, as values; entries whose record is -1 are left as they are. */
+  readValues(featureIndex: number, records: Int32Array, out: unknown[]): void {
+    this.decoder.readValues(featureIndex, records, out);
+  }
 }
+
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

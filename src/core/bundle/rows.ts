@@ -5,7 +5,7 @@
  * access with no dispatch on dtype.
  */
 import { pack, unpack } from 'msgpackr';
-import type { Dtype } from '../dtypes.js';
+import { type Dtype, isNumberDtype } from '../dtypes.js';
 import type { FeatureDef } from '../repo/types.js';
 import { formatTimestamp } from '../time.js';
 import type { FieldKind, FieldLayout } from './format.js';
@@ -331,11 +331,12 @@ function kindPlan(fields: readonly FieldLayout[], kind: FieldKind, width: number
 }
 
 /**
- * Decodes whole rows. Fixed-width fields are read kind by kind in tight
- * loops over typed arrays, with no call per field: one closure call per
- * field (fieldReader) cost about as much as the memory reads themselves.
- * Variable-width fields, rare and costlier, use their readers (`readers`,
- * one per field, as fieldReader makes them).
+ * Decodes whole rows, and reads one feature across many rows. Fixed-width
+ * fields are read kind by kind in tight loops over typed arrays, with no
+ * call per field: one closure call per field (fieldReader) cost about as
+ * much as the memory reads themselves. Variable-width fields, rare and
+ * costlier, use their readers (`readers`, one per field, as fieldReader
+ * makes them).
  */
 export class RowDecoder {
   private readonly f64: Float64Array;
@@ -354,6 +355,11 @@ export class RowDecoder {
   private readonly nullBytes: number;
   /** Timestamp features: stored as epoch ms, returned formatted. */
   private readonly timestamps: Int32Array;
+  /** Per feature: its kind, and for f64 and f32 its offset in the record in units of their width. */
+  private readonly kinds: readonly FieldKind[];
+  private readonly dtypes: readonly Dtype[];
+  private readonly offsets: Int32Array;
+  private readonly readers: readonly FieldReader[];
 
   constructor(fields: readonly FieldLayout[], dtypes: readonly Dtype[], readers: readonly FieldReader[], stride: number, nullsOffset: number, records: Uint8Array) {
     const { buffer, byteOffset, byteLength } = records;
@@ -374,6 +380,51 @@ export class RowDecoder {
     this.nullsOffset = nullsOffset;
     this.nullBytes = Math.ceil(fields.length / 8);
     this.timestamps = Int32Array.from([...fields.keys()].filter((i) => dtypes[i] === 'timestamp' && fields[i]!.kind === 'f64'));
+    this.kinds = fields.map((f) => f.kind);
+    this.dtypes = dtypes;
+    // Only numeric fields are read by offset (readNumbers); -1 marks the rest.
+    this.offsets = Int32Array.from(fields, (f) => (f.kind === 'f64' ? f.offset / 8 : f.kind === 'f32' ? f.offset / 4 : -1));
+    this.readers = readers;
+  }
+
+  /**
+   * Feature `feature` (f64 or f32) of the rows `records[i]`, as doubles:
+   * out[i] is the value and nulls[i] 1 where it is null (out[i] is then
+   * NaN). Entries whose record is -1 are left as they are. Reading straight
+   * into a Float64Array keeps the numbers unboxed: an array of JS values
+   * holds each double as a heap object.
+   */
+  readNumbers(feature: number, records: Int32Array, out: Float64Array, nulls: Uint8Array): void {
+    const kind = this.kinds[feature];
+    if (!isNumberDtype(this.dtypes[feature]!)) throw new TypeError(`feature ${feature} is ${this.dtypes[feature]}, not stored as numbers`);
+    const stride = this.stride;
+    const u8 = this.u8;
+    const nullAt = this.nullsOffset + (feature >> 3);
+    const nullBit = 1 << (feature & 7);
+    const offset = this.offsets[feature]!;
+    const wide = kind === 'f64';
+    const f64 = this.f64;
+    const f32 = this.f32;
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      if (record < 0) continue;
+      if (u8[record * stride + nullAt]! & nullBit) {
+        out[i] = NaN;
+        nulls[i] = 1;
+      } else {
+        out[i] = wide ? f64[(record * stride) / 8 + offset]! : f32[(record * stride) / 4 + offset]!;
+        nulls[i] = 0;
+      }
+    }
+  }
+
+  /** Feature `feature` of the rows `records[i]` as JS values (null where null); entries whose record is -1 are left as they are. */
+  readValues(feature: number, records: Int32Array, out: unknown[]): void {
+    const read = this.readers[feature]!;
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      if (record >= 0) out[i] = read(record);
+    }
   }
 
   /** The values of `row`, one per feature in definition order. */

@@ -1,4 +1,4 @@
-/** The bundle tier: rows the open bundle holds, read synchronously. */
+/** The bundle tier: rows the open bundle holds, read synchronously, as references (BundleRow) whose values are read when answered. */
 import type { Bundle } from '../bundle/bundle.js';
 import type { Row, Tier, ViewSpec } from './tier.js';
 
@@ -7,12 +7,17 @@ export class BundleTier implements Tier {
   readonly worthCaching = false;
   constructor(readonly bundle: Bundle) {}
 
+  private rows = new Int32Array(16);
+
   lookup(view: ViewSpec, keys: readonly string[], missing: readonly number[], found: (Row | undefined)[]): void {
     const bv = this.bundle.view(view.name);
     if (!bv) return;
-    for (const i of missing) {
-      const row = bv.rowOf(keys[i]!);
-      if (row >= 0) found[i] = bv.row(row);
+    if (this.rows.length < missing.length) this.rows = new Int32Array(missing.length);
+    const rows = this.rows;
+    bv.keys.rowsOf(keys, missing, rows);
+    for (let j = 0; j < missing.length; j++) {
+      const row = rows[j]!;
+      if (row >= 0) found[missing[j]!] = bv.lazyRow(row);
     }
   }
 }

@@ -6,6 +6,7 @@
  * of looking up and resolving every reference again (for 50 features that
  * was most of the cost of planning a request).
  */
+import { isNumberDtype } from '../dtypes.js';
 import { LarderError } from '../errors.js';
 import type { ServingCatalog } from './catalog.js';
 import type { ViewSpec } from './tier.js';
@@ -18,6 +19,8 @@ export interface OutputColumn {
   name: string;
   /** Whether it holds float32 values (scalars or lists), which JSON writes at float32 precision. */
   float32: boolean;
+  /** Whether its values are plain numbers (int64, float32, float64), carried as doubles (see AnswerColumns). */
+  number: boolean;
 }
 
 export interface Selection {
@@ -81,6 +84,7 @@ function resolveSelection(catalog: Pick<ServingCatalog, 'refs' | 'views' | 'offl
       featureIndex: ref.featureIndex,
       name: fullNames ? ref.fullName : ref.shortName,
       float32: dtype === 'float32' || dtype === 'float32[]',
+      number: isNumberDtype(dtype),
     });
     views.add(ref.view);
   }
