@@ -154,6 +154,13 @@ export interface AnswerColumn {
    * each is formatTimestamp's.
    */
   eventTsMs: Float64Array;
+  /**
+   * Set when the statuses are exactly what the rows' times give (no fresh
+   * null among them): columns of one answer with the same key have the same
+   * statuses and event times, so a writer can repeat their text without
+   * comparing them. Undefined otherwise.
+   */
+  tailKey: object | undefined;
 }
 
 /** What a request's rows of one view say before any feature is read: judged once per view. */
@@ -202,7 +209,7 @@ export class AnswerColumns {
     this.count = this.joinKeyNames.length + this.featureNames.length;
     this.numbers = new Float64Array(n);
     this.epochs = new Float64Array(n);
-    this.cells = { values: new Array<unknown>(n), numbers: undefined, nulls: new Uint8Array(n), statuses: new Array<FieldStatus>(n), eventTsMs: this.epochs };
+    this.cells = { values: new Array<unknown>(n), numbers: undefined, nulls: new Uint8Array(n), statuses: new Array<FieldStatus>(n), eventTsMs: this.epochs, tailKey: undefined };
   }
 
   /** Whether column r holds float32 values (scalars or lists), which JSON writes at float32 precision. */
@@ -225,6 +232,7 @@ export class AnswerColumns {
       }
       cells.numbers = undefined;
       cells.eventTsMs = this.epochs;
+      cells.tailKey = this.epochs;
       return cells;
     }
     const output = this.plan.selection.outputs[r - joinKeys.length]!;
@@ -236,9 +244,11 @@ export class AnswerColumns {
     const { rowStatus } = rows;
     const nulls = cells.nulls;
     const counts = this.counts;
+    let asRows = true;
     for (let i = 0; i < n; i++) {
       const status = valueStatus(rowStatus[i]!, nulls[i] === 1);
       statuses[i] = status;
+      if (status === 'NULL_VALUE') asRows = false;
       // Literal keys: a keyed increment per value cost more than the rest of the loop.
       if (status === 'PRESENT') counts.PRESENT++;
       else if (status === 'NULL_VALUE') counts.NULL_VALUE++;
@@ -246,6 +256,7 @@ export class AnswerColumns {
       else counts.OUTSIDE_MAX_AGE++;
     }
     cells.eventTsMs = rows.eventTsMs;
+    cells.tailKey = asRows ? rows : undefined;
     return cells;
   }
 

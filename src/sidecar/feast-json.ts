@@ -39,6 +39,8 @@ export interface JsonColumn {
   readonly statuses: readonly FieldStatus[];
   readonly event_timestamps?: readonly string[];
   readonly eventTsMs?: Float64Array;
+  /** Columns with the same key have the same statuses and event times (see AnswerColumn.tailKey). */
+  readonly tailKey?: object | undefined;
 }
 
 /** An answer, column by column (join keys first): core's AnswerColumns, or a built response. */
@@ -157,15 +159,24 @@ interface WrittenTail {
  */
 class Tails {
   private readonly written: WrittenTail[] = [];
+  /** Tails written for a column's tailKey: repeated without a comparison. */
+  private readonly byKey = new Map<object, WrittenTail>();
   private readonly statuses = new Repeats();
   private readonly stamps = new Repeats();
 
   write(w: JsonWriter, statuses: readonly FieldStatus[], column: JsonColumn): void {
+    const key = column.tailKey;
+    const known = key && this.byKey.get(key);
+    if (known) {
+      w.repeat(known.start, known.end);
+      return;
+    }
     const stamps = column.eventTsMs ?? column.event_timestamps!;
     for (let p = this.written.length - 1; p >= 0; p--) {
       const prior = this.written[p]!;
       if (sameItems(prior.statuses, statuses) && sameItems(prior.stamps, stamps)) {
         w.repeat(prior.start, prior.end);
+        if (key) this.byKey.set(key, prior);
         return;
       }
     }
@@ -175,7 +186,9 @@ class Tails {
     w.chunk(STAMPS);
     const keptStamps = this.stamps.write(w, stamps, column.eventTsMs ? writeTimestamp : writeValue);
     w.chunk(CLOSE);
-    remember(this.written, { statuses: keptStatuses, stamps: keptStamps, start, end: w.length });
+    const written = { statuses: keptStatuses, stamps: keptStamps, start, end: w.length };
+    remember(this.written, written);
+    if (key) this.byKey.set(key, written);
   }
 }
 
