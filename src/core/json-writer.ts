@@ -150,11 +150,14 @@ export class JsonWriter {
       this.raw(Number.isFinite(x) ? '' + (float32 ? shortestFloat32(x) : x) : 'null');
       return -1;
     }
-    // Exact: n < 2^50, so the division cannot round up to the next integer.
     const scale = POW10[d]!;
     const a = Math.abs(x);
     const n = Math.round(a * scale);
-    const whole = Math.floor(n / scale);
+    // The integer part of n / 10^d is a's, without a division: no integer
+    // lies between a and the decimal that reads back as a (it would read
+    // back as itself), and n / 10^d is not an integer when d > 0 (its last
+    // digit is not a zero).
+    const whole = Math.floor(a);
     this.writeDecimal(x < 0, whole, n - whole * scale, d);
     return d;
   }
