@@ -281,7 +281,7 @@ function valueAt(values: Float64Array, i: number, float32: boolean): number {
  * fewest only if hint - 1 does not read back.
  */
 function decimalPlaces(values: Float64Array, i: number, float32: boolean, hint: number): number {
-  const a = Math.abs(float32 ? Math.fround(values[i]!) : values[i]!);
+  const a = Math.abs(valueAt(values, i, float32));
   if (a === 0) return 0; // JSON.stringify(-0) is "0"
   // A float32 from 2^24 up is an integer whose shortest text may end in
   // zeros (130946208 reads back from 130946210): the general path.

@@ -103,7 +103,6 @@ export class BundleView {
   }
 }
 
-
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**

@@ -7,6 +7,7 @@ export class BundleTier implements Tier {
   readonly worthCaching = false;
   constructor(readonly bundle: Bundle) {}
 
+  /** The rows found for the keys of one lookup, reused: lookups are synchronous. */
   private rows = new Int32Array(16);
 
   lookup(view: ViewSpec, keys: readonly string[], missing: readonly number[], found: (Row | undefined)[]): void {
