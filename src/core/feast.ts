@@ -301,8 +301,9 @@ export class AnswerColumns {
       const row = rows[i];
       const status = row ? rowStatusAt(row.eventTsMs, this.nowMs, view.ttlSeconds) : 'NOT_FOUND';
       v.rowStatus[i] = status;
-      if (status !== 'NOT_FOUND') v.eventTsMs[i] = row!.eventTsMs;
-      if (status !== 'NOT_FOUND' && row instanceof BundleRow && (v.bundle ??= row.view) === row.view) v.records[i] = row.record;
+      if (status === 'NOT_FOUND') continue;
+      v.eventTsMs[i] = row!.eventTsMs;
+      if (row instanceof BundleRow && (v.bundle ??= row.view) === row.view) v.records[i] = row.record;
     }
     this.byView.set(view.name, v);
     return v;

@@ -98,7 +98,6 @@ function sameItems(a: Items, b: Items): boolean {
 }
 
 function sameNumbers(a: Float64Array, b: Float64Array): boolean {
-  if (a === b) return true;
   if (a[0] !== b[0] || a[a.length - 1] !== b[b.length - 1]) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
@@ -164,7 +163,8 @@ class Tails {
   private readonly statuses = new Repeats();
   private readonly stamps = new Repeats();
 
-  write(w: JsonWriter, statuses: readonly FieldStatus[], column: JsonColumn): void {
+  write(w: JsonWriter, column: JsonColumn): void {
+    const { statuses } = column;
     const key = column.tailKey;
     const known = key && this.byKey.get(key);
     if (known) {
@@ -252,7 +252,7 @@ export function feastResponseJson(answer: JsonColumns, alloc: (size: number) => 
     w.chunk(r === 0 ? FIRST_VALUES : NEXT_VALUES);
     if (column.numbers) w.numbers(column.numbers, answer.isFloat32(r));
     else writeValues(w, column.values, answer.isFloat32(r));
-    tails.write(w, column.statuses, column);
+    tails.write(w, column);
   }
   w.chunk(CLOSE);
   const view = w.view();

@@ -31,6 +31,10 @@ export class KeyIndex {
   private readonly mask: number;
   private readonly u32: Uint32Array;
   private readonly stride4: number;
+  /** Each key's first slot, for rowsOf; reused, as lookups are synchronous. */
+  private starts = new Int32Array(16);
+  /** What rowsOf's warming loads read, kept so that they are not dropped as unused. */
+  private touched = 0;
 
   constructor(
     private readonly slots: Int32Array,
@@ -84,9 +88,6 @@ export class KeyIndex {
     // Kept, so that the compiler cannot drop the loads above as unused.
     this.touched = touched;
   }
-
-  private starts = new Int32Array(16);
-  private touched = 0;
 
   private startsFor(n: number): Int32Array {
     if (this.starts.length < n) this.starts = new Int32Array(Math.max(n, this.starts.length * 2));

@@ -83,14 +83,13 @@ export class RowDecoder {
    * holds each double as a heap object.
    */
   readNumbers(feature: number, records: Int32Array, out: Float64Array, nulls: Uint8Array): void {
-    const kind = this.kinds[feature];
     if (!isNumberDtype(this.dtypes[feature]!)) throw new TypeError(`feature ${feature} is ${this.dtypes[feature]}, not stored as numbers`);
     const stride = this.stride;
     const u8 = this.u8;
     const nullAt = this.nullsOffset + (feature >> 3);
     const nullBit = 1 << (feature & 7);
     const offset = this.offsets[feature]!;
-    const wide = kind === 'f64';
+    const wide = this.kinds[feature] === 'f64';
     const f64 = this.f64;
     const f32 = this.f32;
     for (let i = 0; i < records.length; i++) {
