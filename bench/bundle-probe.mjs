@@ -117,7 +117,7 @@ async function measureLookup(viewName, keyCount, rounds, perRound) {
   // 2^20 random keys (a power of two, so the loop index is masked, not divided).
   const keys = new Array(1 << 20);
   for (let i = 0; i < keys.length; i++) keys[i] = String(Math.floor(Math.random() * keyCount));
-  const spec = view.spec;
+  const spec = bundle.catalog.views.get(viewName);
   const joinKey = spec.joinKeys[0].name;
   const features = spec.features.map((f) => `${viewName}:${f.name}`);
   const bodies = new Array(1 << 16);

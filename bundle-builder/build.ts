@@ -234,7 +234,14 @@ async function buildView(
   if (cols.ties > 0) {
     warnings.push(`feature view "${view}": for ${cols.ties} keys the latest rows had equal event and created timestamps; the row latest in source order (file name, then row) was taken`);
   }
-  const snapshot: ViewSnapshot = { name: view, joinKeys: plan.joinKeys, keys: cols.keys, eventTsMs: cols.eventTsMs, columns: cols.columns };
+  const snapshot: ViewSnapshot = {
+    name: view,
+    joinKeys: plan.joinKeys,
+    keys: cols.keys,
+    eventTsMs: cols.eventTsMs,
+    ...(plan.createdTsSql ? { createdTsMs: cols.createdTsMs } : {}),
+    columns: cols.columns,
+  };
   return { snapshot, summary, warnings };
 }
 

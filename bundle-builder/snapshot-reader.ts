@@ -17,6 +17,8 @@ export interface SnapshotColumns {
   rows: number;
   keys: string[];
   eventTsMs: Float64Array;
+  /** Created time of each row, epoch ms; NaN where the row has none. */
+  createdTsMs: Float64Array;
   columns: Record<string, ArrayLike<unknown>>;
   /** Keys whose winner only the source position decided. */
   ties: number;
@@ -230,13 +232,15 @@ export interface ReadSnapshotOptions {
 
 /**
  * Reads `SELECT * FROM <table>` whose columns are, in order: the join keys,
- * event time (BIGINT epoch ms), the features, and the tie flag (BOOLEAN).
+ * event time and created time (BIGINT epoch ms; created may be null), the
+ * features, and the tie flag (BOOLEAN).
  * `rows` is the table's row count (known from the snapshot step).
  */
 export async function readSnapshot(conn: DuckDBConnection, sql: string, rows: number, opts: ReadSnapshotOptions): Promise<SnapshotColumns> {
   const nKeys = opts.joinKeys.length;
   const keys = new Array<string>(rows);
   const eventTsMs = new Float64Array(rows);
+  const createdTsMs = new Float64Array(rows);
   const sinks = opts.features.map((f) => sinkFor(f.dtype, rows, `${opts.what}, feature "${f.name}"`));
   let ties = 0;
   let at = 0;
@@ -250,10 +254,14 @@ export async function readSnapshot(conn: DuckDBConnection, sql: string, rows: nu
     readKeys(Array.from({ length: nKeys }, (_, c) => vectorOf(raw, c)), opts.joinKeys, n, keys, at, opts.what);
     const eventVector = vectorOf(raw, nKeys);
     readBigInts(eventVector, n, null, eventTsMs, at);
+    const createdVector = vectorOf(raw, nKeys + 1);
+    const createdValidity = validityOf(createdVector, n);
+    readBigInts(createdVector, n, createdValidity, createdTsMs, at);
+    for (let i = 0; i < n; i++) if (!isValid(createdValidity, i)) createdTsMs[at + i] = NaN;
     const base = at;
     const keyOf = (i: number) => keys[base + i]!;
-    sinks.forEach((sink, f) => sink.read(vectorOf(raw, nKeys + 1 + f), n, at, keyOf));
-    const tieVector = vectorOf(raw, nKeys + 1 + sinks.length);
+    sinks.forEach((sink, f) => sink.read(vectorOf(raw, nKeys + 2 + f), n, at, keyOf));
+    const tieVector = vectorOf(raw, nKeys + 2 + sinks.length);
     const tieValidity: Validity = validityOf(tieVector, n);
     const tieBytes = new Uint8Array(n);
     readBooleans(tieVector, n, tieBytes, 0);
@@ -264,5 +272,5 @@ export async function readSnapshot(conn: DuckDBConnection, sql: string, rows: nu
   if (at !== rows) throw new Error(`readSnapshot: read ${at} rows, expected ${rows}`);
   const columns: Record<string, ArrayLike<unknown>> = {};
   opts.features.forEach((f, i) => (columns[f.name] = sinks[i]!.finish()));
-  return { rows, keys, eventTsMs, columns, ties };
+  return { rows, keys, eventTsMs, createdTsMs, columns, ties };
 }

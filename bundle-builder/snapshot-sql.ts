@@ -1,21 +1,20 @@
 /**
  * The as-of snapshot in DuckDB SQL: for each entity key, the source row that
- * is the value at `as_of`. This is the SQL form of the rule stated once in
- * src/core/asof.ts (isVisibleAt, compareCandidates, ASOF_ORDER) and in
- * ARCHITECTURE.md; any change to the rule changes both, and the property
- * test in test/bundle-builder checks them against a brute-force oracle.
+ * is the value at `as_of`, by the rule in src/core/asof.ts. The winner's
+ * ORDER BY is generated from the rule's own ordering (asofOrderBySql), and
+ * test/bundle-builder/asof-property.test.ts proves DuckDB's snapshot equals
+ * the TypeScript `winnerAt` on random data.
  *
  *   visible:  event_ts IS NOT NULL AND event_ts <= as_of
- *   winner:   greatest event_ts, then greatest created_ts (a row without a
- *             created_ts loses to one with it, as compareCandidates treats
- *             null as -Infinity), then greatest source position
- *             (file path, then row number within the file).
+ *   winner:   ASOF_ORDER: event_ts, created_ts, source position (file
+ *             path, then row number within the file), each greatest first,
+ *             a missing value last.
  *   tie:      the runner-up has the same event_ts and created_ts, so only
  *             the source position decided; counted as a build warning.
  *
  * Rows with a null join key belong to no entity and are left out.
  */
-import { ASOF_ORDER } from '../src/core/asof.js';
+import { asofOrderBySql } from '../src/core/asof.js';
 import { sqlIdent } from './duckdb.js';
 import type { ViewReadPlan } from './sources/check.js';
 import { FILE_COLUMN, ROW_COLUMN } from './sources/source.js';
@@ -23,16 +22,17 @@ import { FILE_COLUMN, ROW_COLUMN } from './sources/source.js';
 /** Output columns of the snapshot, besides the features (named as the features are). */
 export const KEY_PREFIX = '__larder_k';
 export const EVENT_COLUMN = '__larder_event_ms';
+export const CREATED_COLUMN = '__larder_created_ms';
 export const TIE_COLUMN = '__larder_tie';
 
 export const HOT_PREFIX = '__larder_hot';
 
-const CREATED_COLUMN = '__larder_created_ms';
-
-// The ORDER BY below spells out ASOF_ORDER; this guards against the two drifting apart.
-if (ASOF_ORDER.join() !== 'event_ts,created_ts,source_position') {
-  throw new Error('snapshot-sql.ts: ASOF_ORDER changed in src/core/asof.ts; update the snapshot ORDER BY');
-}
+/** The rule's ordering over the snapshot's columns, best first. */
+export const WINNER_ORDER_SQL = asofOrderBySql({
+  event_ts: [EVENT_COLUMN],
+  created_ts: [CREATED_COLUMN],
+  source_position: [FILE_COLUMN, ROW_COLUMN],
+});
 
 export interface SnapshotOptions {
   asOfMs: number;
@@ -72,12 +72,9 @@ export function snapshotSql(plan: ViewReadPlan, opts: SnapshotOptions): string {
   const next = (c: string) => `lead(${c}) OVER w`;
   const tie = `(${next(EVENT_COLUMN)} IS NOT DISTINCT FROM ${EVENT_COLUMN} AND ${next(CREATED_COLUMN)} IS NOT DISTINCT FROM ${CREATED_COLUMN}) AS ${TIE_COLUMN}`;
   return `WITH visible AS (${visibleRowsSql(plan, opts)})
-    SELECT ${[...keyCols, EVENT_COLUMN, ...features, tie].join(', ')}
+    SELECT ${[...keyCols, EVENT_COLUMN, CREATED_COLUMN, ...features, tie].join(', ')}
     FROM visible
-    WINDOW w AS (
-      PARTITION BY ${keyCols.join(', ')}
-      ORDER BY ${EVENT_COLUMN} DESC, ${CREATED_COLUMN} DESC NULLS LAST, ${FILE_COLUMN} DESC, ${ROW_COLUMN} DESC
-    )
+    WINDOW w AS (PARTITION BY ${keyCols.join(', ')} ORDER BY ${WINNER_ORDER_SQL})
     QUALIFY row_number() OVER w = 1`;
 }
 

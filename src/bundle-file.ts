@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Bundle } from './core/bundle/bundle.js';
+import { Bundle } from './core/local-store.js';
 import { type BundleManifest, parseBundleFileName } from './core/bundle/format.js';
 import { LarderError } from './core/errors.js';
 

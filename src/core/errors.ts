@@ -29,6 +29,8 @@ export const ERROR_CATALOG = {
   LARDER_ERR_BODY_TOO_LARGE: 413,
   LARDER_ERR_NOT_FOUND: 404,
   LARDER_ERR_NOT_READY: 503,
+  // A tier (Redis, ...) that did not answer in time; its keys read as misses.
+  LARDER_ERR_TIER_TIMEOUT: 503,
   // A bug, never a user's fault: the sidecar logs the stack and answers this.
   LARDER_ERR_INTERNAL: 500,
 } as const;

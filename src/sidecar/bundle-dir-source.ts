@@ -6,7 +6,7 @@
  * re-read on every poll, but a rewritten one (new size or mtime) is.
  */
 import { stat } from 'node:fs/promises';
-import type { Bundle } from '../core/bundle/bundle.js';
+import type { Bundle } from '../core/local-store.js';
 import { listBundles, openBundle } from '../bundle-file.js';
 import type { BundleSource } from './bundle-source.js';
 import type { Logger } from './log.js';

@@ -5,8 +5,7 @@
  * everything is formatted only when /metrics is scraped.
  */
 import type { FieldStatus } from '../core/asof.js';
-import type { StatusCounts } from '../core/feast.js';
-import { TIER_NAMES, type TierName } from '../core/resolve/tier.js';
+import type { StatusCounts } from '../core/feast/answer.js';
 import type { ServingStateHolder } from './serving-state.js';
 
 /** Upper bounds of the latency buckets, seconds: 50 µs up to 2.5 s. */
@@ -36,7 +35,10 @@ const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g
 export class Metrics {
   /** route -> HTTP status -> series. */
   private readonly requests = new Map<string, Map<number, RequestSeries>>();
-  private readonly servedByTier: Record<TierName, number> = { lru: 0, bundle: 0, redis: 0, default: 0 };
+  /** Entity lookups by the name of the tier that answered: whatever tiers are configured. */
+  private readonly servedByTier = new Map<string, number>();
+  /** Tier lookups that failed or timed out (their keys read as misses), by tier name. */
+  private readonly tierErrors = new Map<string, number>();
   private readonly valuesByStatus: Record<FieldStatus, number> = { PRESENT: 0, NULL_VALUE: 0, NOT_FOUND: 0, OUTSIDE_MAX_AGE: 0 };
   private readonly bundleLoads = { ok: 0, rejected: 0 };
 
@@ -48,18 +50,26 @@ export class Metrics {
     series.observe(seconds);
   }
 
-  /** Counts one answered request: entity lookups by the tier that answered, feature values by status. */
-  countServed(servedBy: Readonly<Record<TierName, number>>, statuses: Readonly<StatusCounts>): void {
+  /**
+   * Counts one answered request: entity lookups by the tier that answered
+   * (servedBy[i] lookups by tierNames[i]), feature values by status.
+   */
+  countServed(tierNames: readonly string[], servedBy: Int32Array, statuses: Readonly<StatusCounts>): void {
     const tiers = this.servedByTier;
-    tiers.lru += servedBy.lru;
-    tiers.bundle += servedBy.bundle;
-    tiers.redis += servedBy.redis;
-    tiers.default += servedBy.default;
+    for (let i = 0; i < tierNames.length; i++) {
+      const name = tierNames[i]!;
+      tiers.set(name, (tiers.get(name) ?? 0) + servedBy[i]!);
+    }
     const counts = this.valuesByStatus;
     counts.PRESENT += statuses.PRESENT;
     counts.NULL_VALUE += statuses.NULL_VALUE;
     counts.NOT_FOUND += statuses.NOT_FOUND;
     counts.OUTSIDE_MAX_AGE += statuses.OUTSIDE_MAX_AGE;
+  }
+
+  /** Counts a tier lookup that failed or passed its deadline. */
+  countTierError(tier: string): void {
+    this.tierErrors.set(tier, (this.tierErrors.get(tier) ?? 0) + 1);
   }
 
   countBundleLoad(outcome: 'ok' | 'rejected'): void {
@@ -91,7 +101,11 @@ export class Metrics {
     }
 
     family('larder_entities_served_total', 'counter', 'Entity lookups (entity x feature view) by the tier that answered; "default" means no tier held the key.');
-    for (const tier of TIER_NAMES) out.push(`larder_entities_served_total{tier="${tier}"} ${this.servedByTier[tier]}`);
+    for (const tier of holder.tierNames()) out.push(`larder_entities_served_total{tier="${escapeLabel(tier)}"} ${this.servedByTier.get(tier) ?? 0}`);
+    family('larder_tier_errors_total', 'counter', 'Tier lookups that failed or passed their deadline; their keys were answered as misses.');
+    for (const tier of holder.tierNames()) {
+      if (tier !== 'default') out.push(`larder_tier_errors_total{tier="${escapeLabel(tier)}"} ${this.tierErrors.get(tier) ?? 0}`);
+    }
     family('larder_feature_values_total', 'counter', 'Feature values returned, by Feast field status.');
     for (const status of FIELD_STATUSES) out.push(`larder_feature_values_total{status="${status}"} ${this.valuesByStatus[status]}`);
 

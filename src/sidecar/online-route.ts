@@ -6,11 +6,11 @@
  * with a status, headers and the JSON body; neither throws.
  */
 import type { Buffer } from 'node:buffer';
+import type { ValueRule } from '../core/asof.js';
 import { LarderError } from '../core/errors.js';
-import { AnswerColumns } from '../core/feast.js';
-import { type ResolvedRequest, resolveRequest } from '../core/online.js';
-import type { TierName } from '../core/resolve/tier.js';
-import { feastResponseJson } from './feast-json.js';
+import { AnswerColumns } from '../core/feast/answer.js';
+import { type ResolvedRequest, resolveRequest } from '../core/feast/online.js';
+import { feastResponseJson } from '../core/feast/response-json.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { type HeaderReader, checkBodyHeaders, parseJson } from './request-body.js';
@@ -30,6 +30,8 @@ export interface RouteDeps {
   state: ServingStateHolder;
   /** The clock statuses are judged by, epoch ms (tests inject one to expire TTLs). */
   now: () => number;
+  /** How holes are answered (--serve-stale). */
+  rule: ValueRule;
   limits: AppLimits;
   metrics: Metrics;
   log: Logger;
@@ -49,8 +51,11 @@ function millis(ms: number): string {
   return `${(us - frac) / 1000}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
 }
 
-function servedByHeader(s: Readonly<Record<TierName, number>>): string {
-  return `lru=${s.lru},bundle=${s.bundle},redis=${s.redis},default=${s.default}`;
+/** `x-larder-served-by`: entity lookups per configured tier, e.g. `bundle=3,default=1`. */
+function servedByHeader(names: readonly string[], counts: Int32Array): string {
+  let s = '';
+  for (let i = 0; i < names.length; i++) s += (i === 0 ? '' : ',') + names[i] + '=' + counts[i];
+  return s;
 }
 
 /**
@@ -113,16 +118,16 @@ export function answerBody(deps: RouteDeps, bytes: Uint8Array, t0: number, alloc
 }
 
 function answerResolved(deps: RouteDeps, state: ServingState, resolved: ResolvedRequest, t0: number, t1: number, alloc?: (size: number) => Buffer<ArrayBuffer>): Answer {
-  const answer = new AnswerColumns(resolved.plan, resolved.results, deps.now());
+  const answer = new AnswerColumns(resolved.plan, resolved.results, deps.now(), deps.rule);
   const bytes = feastResponseJson(answer, alloc);
   const t2 = performance.now();
-  deps.metrics.countServed(resolved.servedBy, answer.counts);
+  deps.metrics.countServed(resolved.tierNames, resolved.servedBy, answer.counts);
   return {
     status: 200,
     headers: {
       'content-type': JSON_TYPE,
       'x-larder-bundle-version': state.versionHeader,
-      'x-larder-served-by': servedByHeader(resolved.servedBy),
+      'x-larder-served-by': servedByHeader(resolved.tierNames, resolved.servedBy),
       'server-timing': `body;dur=${millis(t1 - t0)}, resolve;dur=${millis(t2 - t1)}`,
     },
     body: bytes,

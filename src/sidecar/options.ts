@@ -21,6 +21,8 @@ export interface ServeOptions {
   pollMs: number;
   /** How long shutdown waits for in-flight requests before cutting them, ms. */
   shutdownGraceMs: number;
+  /** Answer a stale row's own value instead of the feature's default (Feast's behaviour). */
+  serveStale: boolean;
 }
 
 /** A bad option value or flag; the command exits 2 with this message. */
@@ -119,6 +121,11 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     key: 'shutdownGraceMs', flag: '--shutdown-grace-ms', env: 'LARDER_SHUTDOWN_GRACE_MS', valueName: '<ms>', defaultText: '10000',
     description: 'On SIGTERM/SIGINT, how long in-flight requests may take to finish before their connections are cut, in milliseconds.',
     parse: integer(0, 3_600_000, 'an integer from 0 to 3600000'),
+  },
+  {
+    key: 'serveStale', flag: '--serve-stale', env: 'LARDER_SERVE_STALE', valueName: '<true|false>', defaultText: 'false',
+    description: "Answer a row older than its view's TTL with its own value, as Feast's servers do, instead of the feature's default as training sets read it. Its status is OUTSIDE_MAX_AGE either way.",
+    parse: (raw) => (/^(true|1|yes)$/i.test(raw.trim()) ? true : /^(false|0|no)$/i.test(raw.trim()) ? false : { invalid: 'must be true or false' }),
   },
 ];
 

@@ -8,11 +8,11 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { stat } from 'node:fs/promises';
 import { getRequestListener } from '@hono/node-server';
-import { LruTier } from '../core/resolve/lru-tier.js';
+import { LruTier } from '../core/resolve/tiers/lru.js';
 import { BufferPool } from './buffer-pool.js';
 import { createApp } from './app.js';
 import { BundleDirSource } from './bundle-dir-source.js';
-import { type Logger, stderrLogger } from './log.js';
+import { BurstLog, type Logger, stderrLogger } from './log.js';
 import { Metrics } from './metrics.js';
 import { OptionError, type ServeOptions } from './options.js';
 import { type Answer, ONLINE_ROUTE, type RouteDeps, answerBody, errorAnswer } from './online-route.js';
@@ -56,14 +56,23 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
   const log = extras.log ?? stderrLogger;
   await checkBundleDir(options.bundles);
 
-  const holder = new ServingStateHolder({ lru: new LruTier(options.cacheMaxBytes), now });
   const metrics = new Metrics();
+  const tierLog = new BurstLog(log);
+  const holder = new ServingStateHolder({
+    lru: new LruTier(options.cacheMaxBytes),
+    now,
+    onTierError: (tier, error) => {
+      metrics.countTierError(tier.name);
+      tierLog.warn(`tier ${tier.name}`, `tier ${tier.name}: ${error instanceof Error ? error.message : String(error)}; its keys were answered as misses`);
+    },
+  });
   const source = new BundleDirSource({ dir: options.bundles, pollMs: options.pollMs, holder, log, metrics });
   await source.start();
 
   const deps: RouteDeps = {
     state: holder,
     now,
+    rule: { serveStale: options.serveStale },
     limits: { maxBodyBytes: options.maxBodyBytes, maxEntities: options.maxEntities },
     metrics,
     log,

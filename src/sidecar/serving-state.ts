@@ -8,13 +8,13 @@
  * never a mix. The LRU is shared across states and cleared on every swap,
  * because its rows belong to the bundle they were read from.
  */
-import type { Bundle } from '../core/bundle/bundle.js';
 import type { BundleManifest } from '../core/bundle/format.js';
-import { BundleTier } from '../core/resolve/bundle-tier.js';
-import type { ServingCatalog } from '../core/resolve/catalog.js';
-import type { LruTier } from '../core/resolve/lru-tier.js';
+import type { ServingCatalog } from '../core/feast/catalog.js';
+import type { Bundle } from '../core/local-store.js';
 import { Resolver } from '../core/resolve/resolver.js';
-import type { Tier } from '../core/resolve/tier.js';
+import { DEFAULT_TIER_NAME, type Tier } from '../core/resolve/tier.js';
+import { BundleTier } from '../core/resolve/tiers/bundle.js';
+import type { LruTier } from '../core/resolve/tiers/lru.js';
 
 export interface ServingState {
   readonly bundle: Bundle;
@@ -37,21 +37,46 @@ export interface ServingStateOptions {
    * read-through tier goes here). Routes never see tiers, only the resolver.
    */
   tiersAfterBundle?: readonly Tier[];
+  /**
+   * Tiers consulted before the bundle (pushed rows over it, which do not
+   * settle their keys, so the newest of them and the bundle's row wins).
+   */
+  tiersBeforeBundle?: readonly Tier[];
   now: () => number;
+  /** Told when a tier fails or passes its deadline (metrics, logs). */
+  onTierError?: (tier: Tier, error: unknown) => void;
 }
 
 export class ServingStateHolder {
   readonly lru: LruTier;
+  private readonly before: readonly Tier[];
   private readonly after: readonly Tier[];
   private readonly now: () => number;
+  private readonly onTierError: ((tier: Tier, error: unknown) => void) | undefined;
   private state: ServingState | undefined;
   /** Why nothing is served yet, for /ready; set by the bundle source. */
   notReadyReason = 'no bundle loaded yet';
 
   constructor(opts: ServingStateOptions) {
     this.lru = opts.lru;
+    this.before = opts.tiersBeforeBundle ?? [];
     this.after = opts.tiersAfterBundle ?? [];
     this.now = opts.now;
+    this.onTierError = opts.onTierError;
+  }
+
+  /** The tier names a request's answer is counted under, in walk order, then 'default'. */
+  tierNames(): readonly string[] {
+    return this.state?.resolver.tierNames ?? [...this.walk({ name: 'bundle' }).map((t) => t.name), DEFAULT_TIER_NAME];
+  }
+
+  /**
+   * The walk: the LRU (only when a tier worth caching feeds it: else it
+   * could never hold a row), tiers before the bundle, the bundle, the rest.
+   */
+  private walk<B extends { name: string }>(bundleTier: B): (Tier | B)[] {
+    const lru = this.after.some((t) => t.worthCaching) ? [this.lru] : [];
+    return [...lru, ...this.before, bundleTier, ...this.after];
   }
 
   get current(): ServingState | undefined {
@@ -64,7 +89,7 @@ export class ServingStateHolder {
       bundle,
       manifest: bundle.manifest,
       catalog: bundle.catalog,
-      resolver: new Resolver([...(this.after.some((t) => t.worthCaching) ? [this.lru] : []), new BundleTier(bundle), ...this.after]),
+      resolver: new Resolver(this.walk(new BundleTier(bundle.data)), { onTierError: this.onTierError }),
       version: bundle.version,
       versionHeader: String(bundle.version),
       origin,

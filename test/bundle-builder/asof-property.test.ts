@@ -1,15 +1,17 @@
 /**
- * The as-of rule end to end, against a brute-force oracle written here (it
- * does not use src/core/asof.ts): random source rows with tied event and
- * created times and nulls, spread over several Parquet or Arrow files; a
- * random TTL, as_of and read time. Build, open, read every key, compare
- * every value, status and event timestamp, and the tie count warning.
+ * DuckDB's snapshot equals the TypeScript rule (src/core/asof.ts, the code
+ * production runs): random source rows with tied event and created times
+ * and nulls, spread over several Parquet or Arrow files; a random TTL,
+ * as_of and read time. Build, open, read every key, and compare every
+ * value, status, event timestamp and created time, and the tie count
+ * warning, with what winnerAt, statusAt and valueAt give.
  */
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { Float64, Int64, Table, TimestampMillisecond, Utf8, type Vector, vectorFromArray } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { openBundle } from '../../src/bundle-file.js';
+import { type Candidate, DEFAULT_VALUE_RULE, statusAt, valueAt, winnerAt } from '../../src/core/asof.js';
 import { buildBundle } from '../../bundle-builder/build.js';
 import { feastTime, tempDir, writeArrow, writeConfig, useDataFiles } from './helpers.js';
 
@@ -55,46 +57,43 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
   readSec: fc.integer({ min: -2, max: 10 }),
 });
 
-/** The oracle's winner per key: brute force over all rows, by the rule in ARCHITECTURE.md. */
-function oracle(c: Case): { winners: Map<number, SourceRow>; ties: number } {
-  const asOfMs = BASE_MS + c.asOfSec * SEC;
-  const candidates = new Map<number, { row: SourceRow; file: number; index: number }[]>();
+/**
+ * The TypeScript rule's winner per key (src/core/asof.ts winnerAt, which
+ * production uses), with each row's source position: file in name order,
+ * then row within the file.
+ */
+function ruleWinners(c: Case): { winners: Map<number, SourceRow>; ties: number } {
+  const byKey = new Map<number, (Candidate & { row: SourceRow })[]>();
   c.files.forEach((rows, file) =>
     rows.forEach((row, index) => {
-      if (BASE_MS + row.eventSec * SEC > asOfMs) return;
-      const list = candidates.get(row.key) ?? [];
-      list.push({ row, file, index });
-      candidates.set(row.key, list);
+      const list = byKey.get(row.key) ?? [];
+      list.push({
+        row,
+        eventTsMs: BASE_MS + row.eventSec * SEC,
+        createdTsMs: c.withCreated && row.createdSec !== null ? BASE_MS + row.createdSec * SEC : null,
+        position: file * 1_000_000 + index,
+      });
+      byKey.set(row.key, list);
     }),
   );
-  const created = (r: SourceRow) => (c.withCreated && r.createdSec !== null ? r.createdSec : -Infinity);
   const winners = new Map<number, SourceRow>();
   let ties = 0;
-  for (const [key, list] of candidates) {
-    // Sort best first: event desc, created desc (missing lowest), file desc, row desc.
-    const sorted = [...list].sort(
-      (a, b) =>
-        b.row.eventSec - a.row.eventSec ||
-        (created(b.row) === created(a.row) ? 0 : created(b.row) > created(a.row) ? 1 : -1) ||
-        b.file - a.file ||
-        b.index - a.index,
-    );
-    winners.set(key, sorted[0]!.row);
-    const [first, second] = sorted;
-    if (second && first!.row.eventSec === second.row.eventSec && created(first!.row) === created(second.row)) ties++;
+  for (const [key, list] of byKey) {
+    const won = winnerAt(list, BASE_MS + c.asOfSec * SEC);
+    if (!won) continue;
+    winners.set(key, won.row.row);
+    if (won.tie) ties++;
   }
   return { winners, ties };
 }
 
-/** Expected Feast answer for one feature of one key at the read time. */
+/** Expected Feast answer for one feature of one key at the read time, by the rule's statusAt and valueAt. */
 function expected(c: Case, winner: SourceRow | undefined, value: unknown, fallback: unknown) {
   const readMs = BASE_MS + c.readSec * SEC;
-  if (!winner) return { value: fallback, status: 'NOT_FOUND', ts: '1970-01-01T00:00:00Z' };
-  const eventMs = BASE_MS + winner.eventSec * SEC;
-  if (eventMs > readMs) return { value: fallback, status: 'NOT_FOUND', ts: '1970-01-01T00:00:00Z' };
-  const stale = c.ttlSeconds > 0 && readMs - eventMs > c.ttlSeconds * SEC;
-  const status = stale ? 'OUTSIDE_MAX_AGE' : value === null ? 'NULL_VALUE' : 'PRESENT';
-  return { value, status, ts: feastTime(eventMs) };
+  const eventMs = winner ? BASE_MS + winner.eventSec * SEC : undefined;
+  const status = eventMs === undefined ? 'NOT_FOUND' : statusAt(eventMs, value, readMs, c.ttlSeconds);
+  const ts = status === 'NOT_FOUND' ? '1970-01-01T00:00:00Z' : feastTime(eventMs!);
+  return { value: valueAt(value, status, fallback, DEFAULT_VALUE_RULE), status, ts };
 }
 
 const data = useDataFiles();
@@ -132,7 +131,7 @@ async function writeCase(dir: string, c: Case): Promise<string> {
   return dir;
 }
 
-describe('as-of snapshot against a brute-force oracle', () => {
+describe('the DuckDB as-of snapshot equals the TypeScript rule', () => {
   it('matches every value, status, event timestamp and the tie count', async () => {
     await fc.assert(
       fc.asyncProperty(caseArb, async (c) => {
@@ -140,7 +139,7 @@ describe('as-of snapshot against a brute-force oracle', () => {
         await writeCase(dir, c);
         const result = await buildBundle({ repoDir: dir, outDir: join(dir, 'out'), asOf: new Date(BASE_MS + c.asOfSec * SEC) });
         const bundle = await openBundle(result.path);
-        const { winners, ties } = oracle(c);
+        const { winners, ties } = ruleWinners(c);
 
         const keys = [...KEYS, ABSENT_KEY];
         const response = bundle.getOnlineFeatures(
@@ -158,6 +157,12 @@ describe('as-of snapshot against a brute-force oracle', () => {
             .toEqual({ key, label: label.value, status: label.status, ts: label.ts });
         });
 
+        // The bundle keeps the winner's created time, so tiers can merge by the whole rule.
+        const view = bundle.view('stats')!;
+        for (const [key, w] of winners) {
+          const created = c.withCreated && w.createdSec !== null ? BASE_MS + w.createdSec * SEC : null;
+          expect({ key, created: view.createdTsMs(view.rowOf(String(key))) }).toEqual({ key, created });
+        }
         expect(bundle.manifest.views[0]!.keyCount).toBe(winners.size);
         expect(result.views[0]!.ties).toBe(ties);
         const tieWarnings = bundle.manifest.warnings.filter((w) => w.includes('equal event and created timestamps'));

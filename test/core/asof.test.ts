@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareCandidates, isFreshAt, isVisibleAt, statusAt } from '../../src/core/asof.js';
+import { DEFAULT_VALUE_RULE, asofOrderBySql, compareVersions, isFreshAt, isVisibleAt, readsAsDefault, statusAt, valueAt, winnerAt } from '../../src/core/asof.js';
 
 const HOUR = 3_600_000;
 
@@ -11,11 +11,41 @@ describe('the as-of rule', () => {
 
   it('the greatest event_ts wins, then created_ts, then source position', () => {
     const a = { eventTsMs: 10, createdTsMs: 1, position: 0 };
-    expect(compareCandidates({ ...a, eventTsMs: 11 }, a)).toBeGreaterThan(0);
-    expect(compareCandidates({ ...a, createdTsMs: 2 }, a)).toBeGreaterThan(0);
-    expect(compareCandidates({ ...a, createdTsMs: null }, a)).toBeLessThan(0);
-    expect(compareCandidates({ ...a, position: 5 }, a)).toBeGreaterThan(0);
-    expect(compareCandidates(a, a)).toBe(0);
+    expect(compareVersions({ ...a, eventTsMs: 11 }, a)).toBeGreaterThan(0);
+    expect(compareVersions({ ...a, eventTsMs: 11, createdTsMs: null }, a)).toBeGreaterThan(0);
+    expect(compareVersions({ ...a, createdTsMs: 2 }, a)).toBeGreaterThan(0);
+    expect(compareVersions({ ...a, createdTsMs: null }, a)).toBeLessThan(0);
+    expect(compareVersions({ ...a, position: 5 }, a)).toBeGreaterThan(0);
+    expect(compareVersions(a, a)).toBe(0);
+    // Rows read from tiers carry no source position: equal times cannot be told apart.
+    expect(compareVersions({ eventTsMs: 10, createdTsMs: null }, { eventTsMs: 10, createdTsMs: null })).toBe(0);
+  });
+
+  it('winnerAt takes the best visible row and flags a tie only the position broke', () => {
+    const rows = [
+      { eventTsMs: 10, createdTsMs: 1, position: 0 },
+      { eventTsMs: 10, createdTsMs: 1, position: 1 },
+      { eventTsMs: 12, createdTsMs: null, position: 2 },
+    ];
+    expect(winnerAt(rows, 9)).toBeUndefined();
+    expect(winnerAt(rows, 11)).toEqual({ row: rows[1], tie: true });
+    expect(winnerAt(rows, 12)).toEqual({ row: rows[2], tie: false });
+    expect(winnerAt([rows[0]!, { eventTsMs: 10, createdTsMs: 2, position: 0 }], 10)!.tie).toBe(false);
+  });
+
+  it('the SQL ORDER BY is read from the same ordering', () => {
+    expect(asofOrderBySql({ event_ts: ['e'], created_ts: ['c'], source_position: ['f', 'r'] })).toBe('e DESC NULLS LAST, c DESC NULLS LAST, f DESC NULLS LAST, r DESC NULLS LAST');
+  });
+
+  it('every hole reads as the default; serveStale keeps a stale value', () => {
+    expect(valueAt(5, 'PRESENT', 0, DEFAULT_VALUE_RULE)).toBe(5);
+    for (const hole of ['NOT_FOUND', 'NULL_VALUE', 'OUTSIDE_MAX_AGE'] as const) {
+      expect(readsAsDefault(hole, DEFAULT_VALUE_RULE)).toBe(true);
+      expect(valueAt(5, hole, 0, DEFAULT_VALUE_RULE)).toBe(0);
+      expect(valueAt(5, hole, undefined, DEFAULT_VALUE_RULE)).toBeNull();
+    }
+    expect(valueAt(5, 'OUTSIDE_MAX_AGE', 0, { serveStale: true })).toBe(5);
+    expect(valueAt(null, 'NULL_VALUE', 0, { serveStale: true })).toBe(0);
   });
 
   it('ttl 0 never goes stale; otherwise stale once t - event_ts > ttl', () => {

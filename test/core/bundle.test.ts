@@ -1,6 +1,7 @@
+import { BundleRow } from '../../src/core/resolve/tiers/bundle.js';
 import { describe, expect, it } from 'vitest';
 import { openBundle } from '../../src/bundle-file.js';
-import { Bundle } from '../../src/core/bundle/bundle.js';
+import { Bundle } from '../../src/core/local-store.js';
 import { decodeManifest } from '../../src/core/bundle/decode.js';
 import { FORMAT_VERSION, HEADER_BYTES, MAGIC, sha256Hex } from '../../src/core/bundle/format.js';
 import { packPlain, unpackPlain } from '../../src/core/bundle/msgpack.js';
@@ -87,7 +88,7 @@ describe('bundle round trip', () => {
         expect(() => view.readNumbers(fi, records, new Float64Array(4), new Uint8Array(4)), f.name).toThrow(/not stored as numbers/);
       }
     });
-    const lazy = view.lazyRow(recordOf(1));
+    const lazy = new BundleRow(view, recordOf(1), view.eventTsMs(recordOf(1)), view.createdTsMs(recordOf(1)));
     expect(lazy.record).toBe(recordOf(1));
     expect(lazy.eventTsMs).toBe(T0);
     expect(lazy.values).toEqual(view.row(recordOf(1)).values);

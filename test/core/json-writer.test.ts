@@ -1,7 +1,7 @@
 /** JsonWriter's numbers: JSON.stringify's text for doubles, the shortest round-trip text for float32. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { JsonWriter, shortestFloat32 } from '../../src/core/json-writer.js';
+import { JsonWriter, shortestFloat32 } from '../../src/core/feast/json-writer.js';
 import { formatTimestamp } from '../../src/core/time.js';
 
 const writer = new JsonWriter();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Bundle } from '../../src/core/bundle/bundle.js';
+import { Bundle } from '../../src/core/local-store.js';
 import { LarderError } from '../../src/core/errors.js';
 import { entityKeyString } from '../../src/core/keys.js';
 import type { FeatureViewDef } from '../../src/core/repo/types.js';
@@ -41,10 +41,21 @@ describe('getOnlineFeatures (in process)', () => {
     expect(res.metadata.feature_names).toEqual(['user_id', 'clicks', 'ctr']);
     expect(res.results).toEqual([
       { values: [1, 2, 3], statuses: ['PRESENT', 'PRESENT', 'PRESENT'], event_timestamps: ['1970-01-01T00:00:00Z', '1970-01-01T00:00:00Z', '1970-01-01T00:00:00Z'] },
-      // key 2 is 2.5 h old with a 1 h TTL; key 3 is not in the bundle and gets the default 0.
-      { values: [10, 20, 0], statuses: ['PRESENT', 'OUTSIDE_MAX_AGE', 'NOT_FOUND'], event_timestamps: ['2026-01-01T00:00:00Z', '2025-12-31T22:00:00Z', '1970-01-01T00:00:00Z'] },
-      { values: [null, 0.5, null], statuses: ['NULL_VALUE', 'OUTSIDE_MAX_AGE', 'NOT_FOUND'], event_timestamps: ['2026-01-01T00:00:00Z', '2025-12-31T22:00:00Z', '1970-01-01T00:00:00Z'] },
+      // Key 2 is 2.5 h old with a 1 h TTL, key 3 is not in the bundle, key 1's ctr is null: each
+      // a hole, read as the default (clicks: 0; ctr has none: null), its status saying which hole.
+      { values: [10, 0, 0], statuses: ['PRESENT', 'OUTSIDE_MAX_AGE', 'NOT_FOUND'], event_timestamps: ['2026-01-01T00:00:00Z', '2025-12-31T22:00:00Z', '1970-01-01T00:00:00Z'] },
+      { values: [null, null, null], statuses: ['NULL_VALUE', 'OUTSIDE_MAX_AGE', 'NOT_FOUND'], event_timestamps: ['2026-01-01T00:00:00Z', '2025-12-31T22:00:00Z', '1970-01-01T00:00:00Z'] },
     ]);
+  });
+
+  it('serveStale answers a stale row with its own value, still OUTSIDE_MAX_AGE; other holes stay defaults', async () => {
+    const b = await shop();
+    const res = b.getOnlineFeatures(
+      { features: ['user_stats:clicks', 'user_stats:ctr'], entities: { user_id: [1, 2, 3] } },
+      { now: new Date(T0 + 30 * 60_000), serveStale: true },
+    );
+    expect(res.results[1]).toMatchObject({ values: [10, 20, 0], statuses: ['PRESENT', 'OUTSIDE_MAX_AGE', 'NOT_FOUND'] });
+    expect(res.results[2]).toMatchObject({ values: [null, 0.5, null], statuses: ['NULL_VALUE', 'OUTSIDE_MAX_AGE', 'NOT_FOUND'] });
   });
 
   it('a value goes stale exactly after its TTL', async () => {

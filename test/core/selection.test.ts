@@ -4,7 +4,7 @@
  * before it.
  */
 import { describe, expect, it } from 'vitest';
-import { Bundle } from '../../src/core/bundle/bundle.js';
+import { Bundle } from '../../src/core/local-store.js';
 import { LarderError } from '../../src/core/errors.js';
 import type { FeatureViewDef } from '../../src/core/repo/types.js';
 import { bundleBytes, repoWith } from './helpers.js';

@@ -1,13 +1,13 @@
 /**
  * createApp without a socket (app.request): the body is read from the web
- * stream instead of Node's IncomingMessage, the limit still holds, and a
- * bug in a tier (tiers must never throw) becomes a logged 500 with the
- * catalog's shape rather than a crash. Also the LRU in front of the
- * bundle, fed by a tier worth caching.
+ * stream instead of Node's IncomingMessage, and the limit still holds. A
+ * tier that throws (tiers must never throw) is a miss, counted in metrics,
+ * never a 500. Also the LRU in front of the bundle, fed by a tier worth
+ * caching.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Bundle } from '../../src/core/bundle/bundle.js';
-import { LruTier } from '../../src/core/resolve/lru-tier.js';
+import { Bundle } from '../../src/core/local-store.js';
+import { LruTier } from '../../src/core/resolve/tiers/lru.js';
 import type { Row, Tier } from '../../src/core/resolve/tier.js';
 import { createApp } from '../../src/sidecar/app.js';
 import { Metrics } from '../../src/sidecar/metrics.js';
@@ -22,9 +22,10 @@ beforeAll(async () => {
 function appWith(tiersAfterBundle: Tier[] = [], maxBodyBytes = 1024, lruBytes = 1 << 20) {
   const log = captureLog();
   const clock = { nowMs: T0 };
-  const holder = new ServingStateHolder({ lru: new LruTier(lruBytes), tiersAfterBundle, now: () => clock.nowMs });
+  const metrics = new Metrics();
+  const holder = new ServingStateHolder({ lru: new LruTier(lruBytes), tiersAfterBundle, now: () => clock.nowMs, onTierError: (tier) => metrics.countTierError(tier.name) });
   holder.install(bundle, 'memory');
-  const app = createApp({ state: holder, now: () => clock.nowMs, limits: { maxBodyBytes, maxEntities: 100 }, metrics: new Metrics(), log });
+  const app = createApp({ state: holder, now: () => clock.nowMs, rule: { serveStale: false }, limits: { maxBodyBytes, maxEntities: 100 }, metrics, log });
   return { app, log, holder, clock };
 }
 
@@ -59,6 +60,7 @@ describe('createApp via app.request', () => {
     const seen: string[] = [];
     const recording: Tier = {
       name: 'redis',
+      settles: true,
       worthCaching: true,
       lookup(_view, keys, missing) {
         for (const i of missing) seen.push(keys[i]!);
@@ -71,23 +73,23 @@ describe('createApp via app.request', () => {
     expect(res.headers.get('x-larder-served-by')).toBe('lru=0,bundle=1,redis=0,default=1');
   });
 
-  it('a tier that throws (a bug) gives a 500 in the catalog shape, logged with its stack', async () => {
+  it('a tier that throws (a bug) is a miss: the key reads as its default, and /metrics counts the failure', async () => {
     const broken: Tier = {
       name: 'redis',
+      settles: true,
       worthCaching: true,
       lookup() {
         throw new Error('tier exploded');
       },
     };
-    const { app, log } = appWith([broken]);
+    const { app } = appWith([broken]);
     const res = await app.request('/get-online-features', { method: 'POST', body });
-    expect(res.status).toBe(500);
-    expect(await res.json()).toEqual({ error: { code: 'LARDER_ERR_INTERNAL', message: 'internal error: the sidecar logged the details' } });
-    const logged = log.lines.find((l) => l.level === 'error');
-    expect(logged?.message).toMatch(/unexpected error answering POST \/get-online-features: Error: tier exploded\n\s+at /);
-    // The app keeps serving requests the broken tier is not asked about.
-    const ok = await app.request('/get-online-features', { method: 'POST', body: JSON.stringify({ features: ['user_stats:clicks'], entities: { user_id: [1] } }) });
-    expect(ok.status).toBe(200);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-larder-served-by')).toBe('lru=0,bundle=1,redis=0,default=1');
+    expect(((await res.json()) as { results: { values: unknown[]; statuses: string[] }[] }).results[1]).toMatchObject({ values: [10, 0], statuses: ['PRESENT', 'NOT_FOUND'] });
+    const metrics = await (await app.request('/metrics')).text();
+    expect(metrics).toContain('larder_tier_errors_total{tier="redis"} 1');
+    expect(metrics).toContain('larder_entities_served_total{tier="default"} 1');
   });
 });
 
@@ -100,6 +102,7 @@ function remoteTier(rows: Record<string, Row>) {
   const asked: string[] = [];
   const tier: Tier = {
     name: 'redis',
+    settles: true,
     worthCaching: true,
     lookup(_view, keys, missing, found) {
       for (const i of missing) {
@@ -113,7 +116,7 @@ function remoteTier(rows: Record<string, Row>) {
 }
 
 // user_stats features: clicks, ctr, country, last_seen, embedding, tags, vip.
-const remoteRow: Row = { eventTsMs: T0, values: [42, 0.5, 'FR', null, null, null, false] };
+const remoteRow: Row = { eventTsMs: T0, createdTsMs: null, values: [42, 0.5, 'FR', null, null, null, false] };
 const user42 = JSON.stringify({ features: ['user_stats:clicks'], entities: { user_id: [1, 42] } });
 type Answer = { results: { values: unknown[]; statuses: string[] }[] };
 
@@ -185,7 +188,7 @@ describe('the LRU in front of the bundle', () => {
     const { app, holder } = appWith();
     for (let i = 0; i < 2; i++) {
       const res = await app.request('/get-online-features', { method: 'POST', body: user42 });
-      expect(res.headers.get('x-larder-served-by')).toBe('lru=0,bundle=1,redis=0,default=1');
+      expect(res.headers.get('x-larder-served-by')).toBe('bundle=1,default=1');
     }
     expect(holder.lru.stats()).toEqual({ entries: 0, bytes: 0, hits: 0, misses: 0 });
   });

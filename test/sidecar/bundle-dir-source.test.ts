@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LruTier } from '../../src/core/resolve/lru-tier.js';
+import { LruTier } from '../../src/core/resolve/tiers/lru.js';
 import { BundleDirSource } from '../../src/sidecar/bundle-dir-source.js';
 import { Metrics } from '../../src/sidecar/metrics.js';
 import { ServingStateHolder } from '../../src/sidecar/serving-state.js';

@@ -97,7 +97,9 @@ describe('larder serve (CLI)', () => {
       const res = await fetch(`${cli.url}/get-online-features`, { method: 'POST', body });
       expect(res.status).toBe(200);
       expect(res.headers.get('x-larder-bundle-version')).toBe('1');
-      expect(((await res.json()) as { results: { values: unknown[] }[] }).results[1]!.values).toEqual([10]);
+      // The fixture's row is from 2026-01-01 with a 1 h TTL: a hole today, read as the default.
+      const got = (await res.json()) as { results: { values: unknown[]; statuses: string[] }[] };
+      expect([got.results[1]!.values, got.results[1]!.statuses]).toEqual([[0], ['OUTSIDE_MAX_AGE']]);
     } finally {
       cli.child.kill('SIGTERM');
       expect(await cli.exited).toBe(0);
@@ -105,7 +107,8 @@ describe('larder serve (CLI)', () => {
   });
 
   it('on SIGTERM stops accepting, completes slow in-flight requests and exits 0', async () => {
-    const cli = await serve(['--shutdown-grace-ms', '8000']);
+    // LARDER_SERVE_STALE answers the stale row's own value (10) instead of the default.
+    const cli = await serve(['--shutdown-grace-ms', '8000'], { LARDER_SERVE_STALE: 'true' });
     const slow = [slowPost(cli.url), slowPost(cli.url), slowPost(cli.url)];
     // Let the server receive the headers and first half of every body.
     await new Promise((r) => setTimeout(r, 200));

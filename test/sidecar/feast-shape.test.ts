@@ -54,9 +54,9 @@ describe('Feast response shape', () => {
     expect(json.results).toEqual([
       { values: [1, 2, 1], statuses: ['PRESENT', 'PRESENT', 'PRESENT'], event_timestamps: [EPOCH, EPOCH, EPOCH] },
       { values: ['p1', 'p1', 'p2'], statuses: ['PRESENT', 'PRESENT', 'PRESENT'], event_timestamps: [EPOCH, EPOCH, EPOCH] },
-      // User 2 was written 2.5 h before the clock with a 1 h TTL: returned, but OUTSIDE_MAX_AGE.
-      { values: [10, 20, 10], statuses: ['PRESENT', 'OUTSIDE_MAX_AGE', 'PRESENT'], event_timestamps: ['2026-01-01T00:00:00Z', '2025-12-31T22:00:00Z', '2026-01-01T00:00:00Z'] },
-      { values: [0.25, 0.5, 0.25], statuses: ['PRESENT', 'OUTSIDE_MAX_AGE', 'PRESENT'], event_timestamps: ['2026-01-01T00:00:00Z', '2025-12-31T22:00:00Z', '2026-01-01T00:00:00Z'] },
+      // User 2 was written 2.5 h before the clock with a 1 h TTL: OUTSIDE_MAX_AGE, a hole read as the default.
+      { values: [10, 0, 10], statuses: ['PRESENT', 'OUTSIDE_MAX_AGE', 'PRESENT'], event_timestamps: ['2026-01-01T00:00:00Z', '2025-12-31T22:00:00Z', '2026-01-01T00:00:00Z'] },
+      { values: [0.25, null, 0.25], statuses: ['PRESENT', 'OUTSIDE_MAX_AGE', 'PRESENT'], event_timestamps: ['2026-01-01T00:00:00Z', '2025-12-31T22:00:00Z', '2026-01-01T00:00:00Z'] },
       // (1, p2) is not in the bundle: the view's default 0.5.
       { values: [0.9, 0.1, 0.5], statuses: ['PRESENT', 'PRESENT', 'NOT_FOUND'], event_timestamps: ['2026-01-01T00:00:00Z', '2025-12-31T23:59:59Z', EPOCH] },
     ]);
@@ -78,7 +78,8 @@ describe('Feast response shape', () => {
     const json = await query({ features, entities: { user_id: [1, 3] } });
     const byName = Object.fromEntries(json.metadata.feature_names.map((n, i) => [n, json.results[i]!]));
     expect(byName.clicks!.values).toEqual([10, 30]);
-    expect(byName.country!.values).toEqual(['NL', null]);
+    // A stored null is a hole: the default ('unknown') with status NULL_VALUE.
+    expect(byName.country!.values).toEqual(['NL', 'unknown']);
     expect(byName.country!.statuses).toEqual(['PRESENT', 'NULL_VALUE']);
     expect(byName.last_seen!.values).toEqual(['2025-12-31T23:59:00Z', null]);
     expect(byName.embedding!.values).toEqual([[0.5, -1], null]);

@@ -5,7 +5,7 @@
  * in-process responses (the shop bundle's floats are exact in float32).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Bundle } from '../../src/core/bundle/bundle.js';
+import { Bundle } from '../../src/core/local-store.js';
 import { HOUR, T0, shopBundle, useShopSidecar } from './helpers.js';
 
 const s = useShopSidecar();

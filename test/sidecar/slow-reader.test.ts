@@ -5,7 +5,7 @@
  */
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { Bundle } from '../../src/core/bundle/bundle.js';
+import { Bundle } from '../../src/core/local-store.js';
 import { T0, shopBundle, useShopSidecar } from './helpers.js';
 
 const ENTITIES = 30_000; // an answer of several MB: more than the socket buffers hold

@@ -20,17 +20,17 @@ async function column(body: object, name: string, atMs: number) {
 const clicksOf = (ids: number[]) => ({ features: ['user_stats:clicks', 'user_stats:country', 'user_stats:ctr'], entities: { user_id: ids } });
 
 describe('statuses', () => {
-  it('PRESENT at t, still PRESENT at t + ttl, OUTSIDE_MAX_AGE at t + ttl + 1 s (value and timestamp still returned)', async () => {
+  it('PRESENT at t, still PRESENT at t + ttl, OUTSIDE_MAX_AGE at t + ttl + 1 s: a hole, read as the default, with its row\'s timestamp', async () => {
     // User 1 was written at T0; user_stats has a 3600 s TTL.
     expect((await column(clicksOf([1]), 'clicks', T0)).statuses).toEqual(['PRESENT']);
     expect((await column(clicksOf([1]), 'clicks', T0 + HOUR)).statuses).toEqual(['PRESENT']);
     const stale = await column(clicksOf([1]), 'clicks', T0 + HOUR + 1000);
-    expect(stale).toEqual({ values: [10], statuses: ['OUTSIDE_MAX_AGE'], event_timestamps: ['2026-01-01T00:00:00Z'] });
+    expect(stale).toEqual({ values: [0], statuses: ['OUTSIDE_MAX_AGE'], event_timestamps: ['2026-01-01T00:00:00Z'] });
   });
 
-  it('NULL_VALUE for a stored null; NOT_FOUND with the configured default, or null without one', async () => {
+  it('NULL_VALUE for a stored null, NOT_FOUND for no row: both holes, read as the configured default, or null without one', async () => {
     const at = T0 + 60_000;
-    expect(await column(clicksOf([3, 99]), 'country', at)).toEqual({ values: [null, 'unknown'], statuses: ['NULL_VALUE', 'NOT_FOUND'], event_timestamps: ['2026-01-01T00:00:00Z', EPOCH] });
+    expect(await column(clicksOf([3, 99]), 'country', at)).toEqual({ values: ['unknown', 'unknown'], statuses: ['NULL_VALUE', 'NOT_FOUND'], event_timestamps: ['2026-01-01T00:00:00Z', EPOCH] });
     expect(await column(clicksOf([3, 99]), 'clicks', at)).toEqual({ values: [30, 0], statuses: ['PRESENT', 'NOT_FOUND'], event_timestamps: ['2026-01-01T00:00:00Z', EPOCH] });
     expect(await column(clicksOf([3, 99]), 'ctr', at)).toEqual({ values: [null, null], statuses: ['NULL_VALUE', 'NOT_FOUND'], event_timestamps: ['2026-01-01T00:00:00Z', EPOCH] });
   });
@@ -46,14 +46,14 @@ describe('statuses', () => {
 });
 
 describe('tiers and headers', () => {
-  it('every request is served by the bundle (the LRU keeps only rows of remote tiers) and carries its version', async () => {
+  it('every request is served by the bundle (the LRU keeps only rows of remote tiers, and none is configured) and carries its version', async () => {
     s.clock.nowMs = T0;
     const body = { features: ['user_stats:clicks'], entities: { user_id: [1, 2] } };
     const first = await s.post(body);
-    expect(first.headers.get('x-larder-served-by')).toBe('lru=0,bundle=2,redis=0,default=0');
+    expect(first.headers.get('x-larder-served-by')).toBe('bundle=2,default=0');
     expect(first.headers.get('x-larder-bundle-version')).toBe('1');
     const second = await s.post(body);
-    expect(second.headers.get('x-larder-served-by')).toBe('lru=0,bundle=2,redis=0,default=0');
+    expect(second.headers.get('x-larder-served-by')).toBe('bundle=2,default=0');
     expect(second.headers.get('x-larder-bundle-version')).toBe('1');
     expect(await second.json()).toEqual(await first.json());
   });
@@ -62,7 +62,7 @@ describe('tiers and headers', () => {
     s.clock.nowMs = T0;
     const res = await s.post({ feature_service: 'ranker', entities: { user_id: [1, 7], product_id: ['p1', 'p1'] } });
     // user_stats: 1 found, 7 missing; user_product: (1,p1) found, (7,p1) missing.
-    expect(res.headers.get('x-larder-served-by')).toBe('lru=0,bundle=2,redis=0,default=2');
+    expect(res.headers.get('x-larder-served-by')).toBe('bundle=2,default=2');
   });
 
   it('Server-Timing reports body and resolve durations in ms', async () => {
@@ -78,7 +78,7 @@ describe('tiers and headers', () => {
     await eventually(() => s.sidecar.holder.current?.version === 2, 5000, 'bundle v2');
     const after = await s.post(body);
     expect(after.headers.get('x-larder-bundle-version')).toBe('2');
-    expect(after.headers.get('x-larder-served-by')).toBe('lru=0,bundle=1,redis=0,default=0');
+    expect(after.headers.get('x-larder-served-by')).toBe('bundle=1,default=0');
     // Version 2 has clicks 20 for user 1 (see shopViews).
     const json = (await after.json()) as { results: { values: unknown[] }[] };
     expect(json.results[1]!.values).toEqual([20]);

@@ -1,61 +1,55 @@
 /**
- * An open bundle: typed-array views over the decoded bytes, one key index and
- * one reader per column, built once at open. Reads allocate only the values
- * they return.
+ * A decoded bundle's data: per view, typed-array views over the bytes, one
+ * key index and one reader per column, built once at open. Reads allocate
+ * only the values they return. This is the file format's reader only: it
+ * knows nothing of Feast requests or tiers (local-store.ts builds the
+ * in-process API on top).
  */
 import { LarderError } from '../errors.js';
-import { entityKeyString } from '../keys.js';
-import { type ServingCatalog, catalogFromManifest } from '../resolve/catalog.js';
-import type { Row, ViewSpec } from '../resolve/tier.js';
+import type { FeatureViewDef } from '../repo/types.js';
 import { RowDecoder } from './row-decoder.js';
 import { type FieldReader, fieldReader, isVariable } from './rows.js';
 import { type DecodedBundle, type Sha256Hex, decodeBundle } from './decode.js';
 import type { Block, BundleManifest, ViewLayout } from './format.js';
 import { KeyIndex } from './key-index.js';
-import { BundleRow } from './bundle-row.js';
-import type { OnlineFeaturesRequest, OnlineFeaturesResponse } from '../feast.js';
-import { getOnlineFeatures } from '../online.js';
-import { BundleTier } from '../resolve/bundle-tier.js';
-import { Resolver } from '../resolve/resolver.js';
 
 const corrupt = (msg: string) => new LarderError('LARDER_ERR_BUNDLE_CORRUPT', `bundle is corrupt: ${msg}`);
 
-export type EntityKeyInput = string | number | readonly (string | number)[];
-
 export class BundleView {
   readonly name: string;
-  readonly spec: ViewSpec;
+  readonly def: FeatureViewDef;
   readonly keys: KeyIndex;
+  /** The records as doubles: a row's event time at [row * stride8], its created time (NaN: none) at + 3. */
   private readonly eventTs: Float64Array;
   private readonly stride8: number;
   private readonly readers: FieldReader[];
   private readonly decoder: RowDecoder;
   private readonly toObject: (values: readonly unknown[]) => Record<string, unknown>;
 
-  constructor(spec: ViewSpec, layout: ViewLayout, data: Uint8Array) {
-    this.name = spec.name;
-    this.spec = spec;
+  constructor(def: FeatureViewDef, layout: ViewLayout, data: Uint8Array) {
+    this.name = def.name;
+    this.def = def;
     const block = (b: Block) => data.subarray(b.offset, b.offset + b.length);
     const records = block(layout.records);
     const heap = block(layout.heap);
     const slots = new Int32Array(data.buffer, data.byteOffset + layout.slots.offset, layout.slots.length / 4);
-    checkSlots(slots, layout.rows, spec.name);
+    checkSlots(slots, layout.rows, def.name);
     this.keys = new KeyIndex(slots, records, layout.stride, heap, layout.rows);
     this.eventTs = new Float64Array(records.buffer, records.byteOffset, records.byteLength / 8);
     this.stride8 = layout.stride / 8;
-    this.toObject = objectMaker(spec.features.map((f) => f.name));
+    this.toObject = objectMaker(def.features.map((f) => f.name));
     const u32 = new Uint32Array(records.buffer, records.byteOffset, records.byteLength / 4);
-    checkHeapRefs(u32, layout.stride / 4, 2, layout.rows, heap.length, `view "${spec.name}" keys`, 1);
-    const fields = spec.features.map((f) => {
+    checkHeapRefs(u32, layout.stride / 4, 2, layout.rows, heap.length, `view "${def.name}" keys`, 1);
+    const fields = def.features.map((f) => {
       const field = layout.fields.find((c) => c.name === f.name);
-      if (!field) throw corrupt(`view "${spec.name}" has no field for feature "${f.name}"`);
+      if (!field) throw corrupt(`view "${def.name}" has no field for feature "${f.name}"`);
       if (isVariable(field.kind)) {
-        checkHeapRefs(u32, layout.stride / 4, field.offset / 4, layout.rows, heap.length, `view "${spec.name}", feature "${f.name}"`, field.kind === 'f32list' ? 4 : 1);
+        checkHeapRefs(u32, layout.stride / 4, field.offset / 4, layout.rows, heap.length, `view "${def.name}", feature "${f.name}"`, field.kind === 'f32list' ? 4 : 1);
       }
-      if (field.kind === 'dict') checkDictionaryRefs(u32, layout.stride / 4, field.offset / 4, layout.rows, field.dictionary!.length, `view "${spec.name}", feature "${f.name}"`);
+      if (field.kind === 'dict') checkDictionaryRefs(u32, layout.stride / 4, field.offset / 4, layout.rows, field.dictionary!.length, `view "${def.name}", feature "${f.name}"`);
       return field;
     });
-    const dtypes = spec.features.map((f) => f.dtype);
+    const dtypes = def.features.map((f) => f.dtype);
     this.readers = fields.map((field, i) => fieldReader(field, i, dtypes[i]!, layout.stride, layout.nullsOffset, records, heap));
     this.decoder = new RowDecoder(fields, dtypes, this.readers, layout.stride, layout.nullsOffset, records);
   }
@@ -72,6 +66,12 @@ export class BundleView {
     return this.eventTs[row * this.stride8]!;
   }
 
+  /** The row's created time, epoch ms, or null when the source has none. */
+  createdTsMs(row: number): number | null {
+    const t = this.eventTs[row * this.stride8 + 3]!;
+    return Number.isNaN(t) ? null : t;
+  }
+
   /** One feature value of a row (by feature index in the view). */
   value(row: number, featureIndex: number): unknown {
     return this.readers[featureIndex]!(row);
@@ -82,14 +82,14 @@ export class BundleView {
     return this.toObject(this.decoder.values(row));
   }
 
-  /** The whole row, decoded, as tiers and caches hold it. */
-  row(row: number): Row {
-    return { eventTsMs: this.eventTs[row * this.stride8]!, values: this.decoder.values(row) };
+  /** Every feature value of the row, decoded, in definition order. */
+  values(row: number): unknown[] {
+    return this.decoder.values(row);
   }
 
-  /** The row as a reference into the bundle: its values are decoded only if asked for (see BundleRow). */
-  lazyRow(row: number): BundleRow {
-    return new BundleRow(this, row, this.eventTs[row * this.stride8]!);
+  /** The whole row decoded, with its times (the shape of a tier's Row). */
+  row(row: number): { eventTsMs: number; createdTsMs: number | null; values: unknown[] } {
+    return { eventTsMs: this.eventTsMs(row), createdTsMs: this.createdTsMs(row), values: this.decoder.values(row) };
   }
 
   /** Feature `featureIndex` (a number dtype) of the rows `records[i]`, as doubles; see RowDecoder.readNumbers. */
@@ -154,27 +154,25 @@ function checkHeapRefs(u32: Uint32Array, stride4: number, at: number, rows: numb
   }
 }
 
-export class Bundle {
+/** A decoded bundle: its manifest and one BundleView per online view it holds. */
+export class BundleData {
   readonly manifest: BundleManifest;
-  readonly catalog: ServingCatalog;
   readonly byteLength: number;
   private readonly views = new Map<string, BundleView>();
-  private resolver: Resolver | undefined;
 
   private constructor(decoded: DecodedBundle) {
     this.manifest = decoded.manifest;
     this.byteLength = decoded.byteLength;
-    this.catalog = catalogFromManifest(decoded.manifest);
     for (const layout of decoded.layout.views) {
-      const spec = this.catalog.views.get(layout.name);
-      if (!spec) throw corrupt(`layout names unknown view "${layout.name}"`);
-      this.views.set(layout.name, new BundleView(spec, layout, decoded.data));
+      const def = decoded.manifest.repo.featureViews.find((v) => v.name === layout.name);
+      if (!def) throw corrupt(`layout names view "${layout.name}", which has no definition`);
+      this.views.set(layout.name, new BundleView(def, layout, decoded.data));
     }
   }
 
   /** Decodes and verifies bundle bytes (any runtime). */
-  static async decode(bytes: Uint8Array, sha256?: Sha256Hex): Promise<Bundle> {
-    return new Bundle(await decodeBundle(bytes, sha256));
+  static async decode(bytes: Uint8Array, sha256?: Sha256Hex): Promise<BundleData> {
+    return new BundleData(await decodeBundle(bytes, sha256));
   }
 
   get version(): number {
@@ -185,29 +183,7 @@ export class Bundle {
     return this.views.get(name);
   }
 
-  /**
-   * The stored feature values of one entity, by feature name, or undefined
-   * when the bundle does not hold the key. No TTL judgement: see
-   * getOnlineFeatures for statuses.
-   */
-  get(viewName: string, entityKey: EntityKeyInput): Record<string, unknown> | undefined {
-    const view = this.views.get(viewName);
-    if (!view) throw new LarderError('LARDER_ERR_UNKNOWN_VIEW', `unknown feature view "${viewName}" (bundle holds: ${[...this.views.keys()].join(', ')})`);
-    const key = typeof entityKey === 'string' ? entityKey : typeof entityKey === 'number' ? String(entityKey) : entityKeyString(entityKey);
-    const row = view.rowOf(key);
-    if (row < 0) return undefined;
-    return view.object(row);
-  }
-
-  /**
-   * Feast's get-online-features, answered from this bundle alone: keys it
-   * does not hold are NOT_FOUND (with their defaults). Statuses are judged at
-   * `now` (default: the current time).
-   */
-  getOnlineFeatures(request: OnlineFeaturesRequest, opts: { now?: Date } = {}): OnlineFeaturesResponse {
-    this.resolver ??= new Resolver([new BundleTier(this)]);
-    const nowMs = (opts.now ?? new Date()).getTime();
-    // Only the bundle tier is consulted, and it is synchronous.
-    return getOnlineFeatures(this.catalog, this.resolver, request, { nowMs }) as OnlineFeaturesResponse;
+  viewNames(): string[] {
+    return [...this.views.keys()];
   }
 }

@@ -27,6 +27,8 @@ export interface ViewSnapshot {
   keys: readonly string[];
   /** Event time of each row's value, epoch milliseconds. */
   eventTsMs: ArrayLike<number>;
+  /** Created time of each row's value, epoch ms (null: none); omitted when the source has no created time. */
+  createdTsMs?: ArrayLike<number | null>;
   /** Feature name -> one value per row (null for null; timestamps as epoch ms). */
   columns: Record<string, ArrayLike<unknown>>;
 }
@@ -71,6 +73,7 @@ export async function encodeBundle(input: BundleInput): Promise<Uint8Array> {
     if (!def) throw new Error(`encodeBundle: view "${snap.name}" is not defined in the repo`);
     const rows = snap.keys.length;
     if (snap.eventTsMs.length !== rows) throw new Error(`encodeBundle: view "${snap.name}": eventTsMs has ${snap.eventTsMs.length} rows, keys ${rows}`);
+    if (snap.createdTsMs && snap.createdTsMs.length !== rows) throw new Error(`encodeBundle: view "${snap.name}": createdTsMs has ${snap.createdTsMs.length} rows, keys ${rows}`);
     const columns = def.features.map((f) => {
       const values = snap.columns[f.name];
       if (!values || values.length !== rows) {
@@ -78,7 +81,7 @@ export async function encodeBundle(input: BundleInput): Promise<Uint8Array> {
       }
       return values;
     });
-    const encoded = encodeRows(def.features, snap.keys, snap.eventTsMs, columns, (f, e: ColumnValueError) => {
+    const encoded = encodeRows(def.features, snap.keys, snap.eventTsMs, snap.createdTsMs, columns, (f, e: ColumnValueError) => {
       throw new LarderError('LARDER_ERR_SOURCE', `feature view "${snap.name}", feature "${f.name}" (${f.dtype}): ${e.message}`);
     });
     const viewLayout: ViewLayout = {

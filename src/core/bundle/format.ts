@@ -1,5 +1,5 @@
 /**
- * The bundle file format, version 2.
+ * The bundle file format, version 3.
  *
  *   offset  size  field
  *   0       8     magic "LARDERB\n"
@@ -24,8 +24,12 @@ import type { RepoDef } from '../repo/types.js';
 import type { FeatureStats } from '../stats.js';
 
 export const MAGIC = new Uint8Array([0x4c, 0x41, 0x52, 0x44, 0x45, 0x52, 0x42, 0x0a]); // "LARDERB\n"
-/** 2: string columns with few distinct values are stored as dictionary indexes; short keys inline in the record. */
-export const FORMAT_VERSION = 2;
+/**
+ * 2: string columns with few distinct values are stored as dictionary
+ * indexes; short keys inline in the record. 3: each record holds its row's
+ * created time, so rows from different tiers merge by the whole as-of rule.
+ */
+export const FORMAT_VERSION = 3;
 export const HEADER_BYTES = 48;
 export const ALIGN = 8;
 
@@ -90,7 +94,8 @@ export interface FieldLayout {
  *   16  8    the key's bytes again when it has at most 8 (zeros after
  *            them), so matching a short key reads no heap: one memory
  *            access less per lookup
- *   24  ...  fields at their `offset` (f64 fields first, then 4-byte, then 1-byte)
+ *   24  f64  created time, epoch ms; NaN when the source has none
+ *   32  ...  fields at their `offset` (f64 fields first, then 4-byte, then 1-byte)
  *   nullsOffset: null bitmap, one bit per feature (set = null)
  */
 export interface ViewLayout {

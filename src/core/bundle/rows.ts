@@ -15,7 +15,7 @@ import { decodeUtf8 } from './utf8.js';
 /** Thrown for a value that cannot be stored as its dtype; the caller adds view and feature. */
 export class ColumnValueError extends Error {}
 
-export const RECORD_HEADER_BYTES = 24;
+export const RECORD_HEADER_BYTES = 32;
 /** Keys up to this many UTF-8 bytes are also kept in the record header (see format.ts). */
 export const INLINE_KEY_BYTES = 8;
 const WIDTH: Record<FieldKind, number> = { f64: 8, f32: 4, u8: 1, str: 8, dict: 4, f32list: 8, packed: 8 };
@@ -148,6 +148,8 @@ export function encodeRows(
   features: readonly FeatureDef[],
   keys: readonly string[],
   eventTsMs: ArrayLike<number>,
+  /** Created time of each row, epoch ms (null: none); undefined when the source has no created time. */
+  createdTsMs: ArrayLike<number | null> | undefined,
   columns: readonly ArrayLike<unknown>[],
   onFeatureError: (feature: FeatureDef, e: ColumnValueError) => never,
 ): EncodedRows {
@@ -173,6 +175,7 @@ export function encodeRows(
   for (let row = 0; row < n; row++) {
     const base = row * stride;
     f64[base / 8] = eventTsMs[row]!;
+    f64[base / 8 + 3] = createdTsMs?.[row] ?? NaN;
     const keyStart = heap.length;
     const keyLength = heap.utf8(keys[row]!);
     u32[base / 4 + 2] = keyStart;

@@ -1,54 +1,135 @@
 /**
- * The resolver: walks the tiers for each view of a request. It stays
- * synchronous while every tier answers synchronously (the in-process API and
- * the LRU + bundle path), and becomes a promise only when a remote tier does.
+ * The resolver: walks the tiers for each view of a request and keeps, per
+ * key, the newest row any asked tier held (compareVersions: the as-of
+ * rule's ordering; on a tie the earlier tier's row stays). It stays
+ * synchronous while every tier answers synchronously (the in-process API
+ * and the LRU + bundle path), and becomes a promise only when one does not.
  */
-import type { Row, Tier, TierName, ViewSpec } from './tier.js';
+import { compareVersions } from '../asof.js';
+import { LarderError } from '../errors.js';
+import { DEFAULT_TIER_NAME, type Row, type Tier, type ViewSpec } from './tier.js';
 
 export interface ViewResult {
   rows: (Row | undefined)[];
-  /** Per key: the tier that answered, or 'default' when none did. */
-  servedBy: TierName[];
+  /** Per key: the index of the tier whose row won, or `tiers.length` ('default') when none held it. */
+  servedBy: Uint8Array;
 }
 
-export class Resolver {
-  constructor(readonly tiers: readonly Tier[]) {}
+export interface ResolverOptions {
+  /** Called when a tier throws, rejects or passes its deadline; its keys were treated as misses. */
+  onTierError?: (tier: Tier, error: unknown) => void;
+}
 
-  resolve(view: ViewSpec, keys: readonly string[]): ViewResult | Promise<ViewResult> {
-    const result: ViewResult = {
-      rows: new Array<Row | undefined>(keys.length),
-      servedBy: new Array<TierName>(keys.length).fill('default'),
-    };
-    const missing: number[] = [];
-    for (let i = 0; i < keys.length; i++) missing.push(i);
-    return this.walk(0, view, keys, missing, result);
+/** Why a tier's answer was not used: it passed its deadline. */
+const tierTimeout = (tier: string, deadlineMs: number) =>
+  new LarderError('LARDER_ERR_TIER_TIMEOUT', `tier "${tier}" did not answer within ${deadlineMs} ms; its keys were answered as misses`);
+
+export class Resolver {
+  /** The tiers' names in order, then 'default': index i names servedBy value i. */
+  readonly tierNames: readonly string[];
+  private readonly onTierError: (tier: Tier, error: unknown) => void;
+  /** Whether any tier's rows are offered to the tiers above it (decided once). */
+  private readonly anyWorthCaching: boolean;
+
+  constructor(readonly tiers: readonly Tier[], opts: ResolverOptions = {}) {
+    const names = tiers.map((t) => t.name);
+    for (const [i, name] of names.entries()) {
+      if (name === DEFAULT_TIER_NAME || names.indexOf(name) !== i) {
+        throw new LarderError('LARDER_ERR_CONFIG', `tier names must be unique and not "${DEFAULT_TIER_NAME}": got ${names.join(', ')}`);
+      }
+    }
+    if (tiers.length > 254) throw new LarderError('LARDER_ERR_CONFIG', `at most 254 tiers, got ${tiers.length}`);
+    this.tierNames = [...names, DEFAULT_TIER_NAME];
+    this.onTierError = opts.onTierError ?? (() => {});
+    this.anyWorthCaching = tiers.some((t) => t.worthCaching);
   }
 
-  private walk(t: number, view: ViewSpec, keys: readonly string[], missing: number[], result: ViewResult): ViewResult | Promise<ViewResult> {
-    for (; t < this.tiers.length && missing.length > 0; t++) {
-      const pending = this.tiers[t]!.lookup(view, keys, missing, result.rows);
+  resolve(view: ViewSpec, keys: readonly string[]): ViewResult | Promise<ViewResult> {
+    const n = keys.length;
+    const result: ViewResult = { rows: new Array<Row | undefined>(n), servedBy: new Uint8Array(n).fill(this.tiers.length) };
+    const open: number[] = new Array<number>(n);
+    for (let i = 0; i < n; i++) open[i] = i;
+    return this.walk(0, view, keys, open, result, new Array<Row | undefined>(n));
+  }
+
+  /**
+   * Asks tiers t.. for the keys still open. `found` is the tiers' scratch
+   * array; a tier that answers with a promise keeps its own (a late answer
+   * must not write into a later tier's), and the walk goes on with a new one.
+   */
+  private walk(t: number, view: ViewSpec, keys: readonly string[], open: number[], result: ViewResult, found: (Row | undefined)[]): ViewResult | Promise<ViewResult> {
+    for (; t < this.tiers.length && open.length > 0; t++) {
+      const tier = this.tiers[t]!;
+      for (const i of open) found[i] = undefined;
+      let pending: void | Promise<void>;
+      try {
+        pending = tier.lookup(view, keys, open, found);
+      } catch (e) {
+        this.onTierError(tier, e);
+        continue;
+      }
       if (pending) {
         const at = t;
-        return pending.then(() => this.walk(at + 1, view, keys, this.settle(at, view, keys, missing, result), result));
+        const asked = open;
+        return this.await(tier, pending).then((ok) => {
+          const still = ok ? this.merge(at, asked, result, found) : asked;
+          return this.walk(at + 1, view, keys, still, result, new Array<Row | undefined>(keys.length));
+        });
       }
-      missing = this.settle(t, view, keys, missing, result);
+      open = this.merge(t, open, result, found);
     }
+    this.offerToCaches(view, keys, result);
     return result;
   }
 
-  /** Marks what tier t found, offers it to the tiers above, returns what is still missing. */
-  private settle(t: number, view: ViewSpec, keys: readonly string[], missing: number[], result: ViewResult): number[] {
-    const tier = this.tiers[t]!;
+  /** Resolves true when the tier answered in time, false (reported) when it failed or timed out. */
+  private await(tier: Tier, pending: Promise<void>): Promise<boolean> {
+    const answered = pending.then(
+      () => true,
+      (e: unknown) => {
+        this.onTierError(tier, e);
+        return false;
+      },
+    );
+    const deadlineMs = tier.deadlineMs;
+    if (deadlineMs === undefined) return answered;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => {
+        this.onTierError(tier, tierTimeout(tier.name, deadlineMs));
+        resolve(false);
+      }, deadlineMs);
+    });
+    return Promise.race([answered, late]).finally(() => clearTimeout(timer));
+  }
+
+  /** Keeps the newer of each found row and the row held so far; returns the keys still open. */
+  private merge(t: number, open: readonly number[], result: ViewResult, found: readonly (Row | undefined)[]): number[] {
+    const settles = this.tiers[t]!.settles;
     const still: number[] = [];
-    for (const i of missing) {
-      const row = result.rows[i];
-      if (row === undefined) {
-        still.push(i);
-        continue;
+    for (const i of open) {
+      const row = found[i];
+      if (row !== undefined) {
+        const held = result.rows[i];
+        if (held === undefined || compareVersions(row, held) > 0) {
+          result.rows[i] = row;
+          result.servedBy[i] = t;
+        }
+        if (settles) continue;
       }
-      result.servedBy[i] = tier.name;
-      if (tier.worthCaching) for (let u = 0; u < t; u++) this.tiers[u]!.remember?.(view, keys[i]!, row);
+      still.push(i);
     }
     return still;
+  }
+
+  /** Offers each winner from a tier worth caching to the tiers above it. */
+  private offerToCaches(view: ViewSpec, keys: readonly string[], result: ViewResult): void {
+    if (!this.anyWorthCaching) return;
+    const tiers = this.tiers;
+    for (let i = 0; i < keys.length; i++) {
+      const t = result.servedBy[i]!;
+      if (t === tiers.length || !tiers[t]!.worthCaching) continue;
+      for (let u = 0; u < t; u++) tiers[u]!.remember?.(view, keys[i]!, result.rows[i]!);
+    }
   }
 }

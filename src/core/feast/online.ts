@@ -4,24 +4,29 @@
  * sidecar writes it as JSON without building it (both through
  * AnswerColumns). Synchronous unless a tier is remote.
  */
-import { type OnlineFeaturesResponse, type RequestPlan, buildResponse, planRequest } from './feast.js';
-import type { ServingCatalog } from './resolve/catalog.js';
-import type { Resolver, ViewResult } from './resolve/resolver.js';
-import type { TierName } from './resolve/tier.js';
+import type { ValueRule } from '../asof.js';
+import type { Resolver, ViewResult } from '../resolve/resolver.js';
+import { buildResponse } from './answer.js';
+import type { ServingCatalog } from './catalog.js';
+import { type OnlineFeaturesResponse, type RequestPlan, planRequest } from './request.js';
 
 export interface ResolvedRequest {
   /** The request as planned: which views, keys and output columns. */
   plan: RequestPlan;
   /** Per view name, its rows and the tier that served each. */
   results: ReadonlyMap<string, ViewResult>;
-  /** Entity lookups (entity x view) answered by each tier. */
-  servedBy: Record<TierName, number>;
+  /** The resolver's tier names, then 'default': servedBy[i] counts tierNames[i]. */
+  tierNames: readonly string[];
+  /** Entity lookups (entity x view) answered by each tier, by index into tierNames. */
+  servedBy: Int32Array;
 }
 
 export interface OnlineOptions {
   /** The time statuses are judged at, epoch ms. */
   nowMs: number;
   maxEntities?: number;
+  /** How holes are answered (default: every hole reads as the feature's default). */
+  rule: ValueRule;
 }
 
 export function resolveRequest(catalog: ServingCatalog, resolver: Resolver, body: unknown, maxEntities?: number): ResolvedRequest | Promise<ResolvedRequest> {
@@ -34,16 +39,9 @@ export function resolveRequest(catalog: ServingCatalog, resolver: Resolver, body
     else results.set(view.name, r);
   }
   const finish = (): ResolvedRequest => {
-    const servedBy: Record<TierName, number> = { lru: 0, bundle: 0, redis: 0, default: 0 };
-    for (const r of results.values()) {
-      for (const t of r.servedBy) {
-        if (t === 'bundle') servedBy.bundle++;
-        else if (t === 'lru') servedBy.lru++;
-        else if (t === 'redis') servedBy.redis++;
-        else servedBy.default++;
-      }
-    }
-    return { plan, results, servedBy };
+    const servedBy = new Int32Array(resolver.tierNames.length);
+    for (const r of results.values()) for (const t of r.servedBy) servedBy[t]!++;
+    return { plan, results, tierNames: resolver.tierNames, servedBy };
   };
   return pending.length === 0 ? finish() : Promise.all(pending).then(finish);
 }
@@ -56,6 +54,6 @@ export function getOnlineFeatures(
   opts: OnlineOptions,
 ): OnlineFeaturesResponse | Promise<OnlineFeaturesResponse> {
   const resolved = resolveRequest(catalog, resolver, body, opts.maxEntities);
-  const build = (r: ResolvedRequest) => buildResponse(r.plan, r.results, opts.nowMs);
+  const build = (r: ResolvedRequest) => buildResponse(r.plan, r.results, opts.nowMs, opts.rule);
   return resolved instanceof Promise ? resolved.then(build) : build(resolved);
 }

@@ -1,10 +1,11 @@
 /**
- * The LRU tier: rows recently fetched from a remote tier (Redis), bounded by
- * an estimate of their bytes.
- * It holds rows of one bundle generation; whoever swaps the bundle clears it.
+ * The LRU tier: winning rows recently fetched from a remote tier (Redis),
+ * bounded by an estimate of their bytes. It holds merged winners, so a hit
+ * settles its key. It holds rows of one bundle generation; whoever swaps
+ * the bundle clears it.
  */
 import { LRUCache } from 'lru-cache';
-import type { Row, Tier, ViewSpec } from './tier.js';
+import type { Row, Tier, ViewSpec } from '../tier.js';
 
 /** Rough heap bytes of a row, so the cache bound tracks real memory. */
 export function estimateRowBytes(key: string, row: Row): number {
@@ -17,7 +18,8 @@ export function estimateRowBytes(key: string, row: Row): number {
 }
 
 export class LruTier implements Tier {
-  readonly name = 'lru' as const;
+  readonly name = 'lru';
+  readonly settles = true;
   readonly worthCaching = false;
   private readonly cache: LRUCache<string, Row>;
   private hits = 0;
@@ -30,9 +32,9 @@ export class LruTier implements Tier {
     });
   }
 
-  lookup(view: ViewSpec, keys: readonly string[], missing: readonly number[], found: (Row | undefined)[]): void {
+  lookup(view: ViewSpec, keys: readonly string[], ask: readonly number[], found: (Row | undefined)[]): void {
     const prefix = view.name + '\u0000';
-    for (const i of missing) {
+    for (const i of ask) {
       const row = this.cache.get(prefix + keys[i]);
       if (row) {
         found[i] = row;

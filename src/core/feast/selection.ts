@@ -8,8 +8,26 @@
  */
 import { isNumberDtype } from '../dtypes.js';
 import { LarderError } from '../errors.js';
-import type { ServingCatalog } from './catalog.js';
-import type { ViewSpec } from './tier.js';
+import type { ViewSpec } from '../resolve/tier.js';
+
+/** A valid "view:feature" reference, resolved once per catalog. */
+export interface FeatureRef {
+  view: ViewSpec;
+  featureIndex: number;
+  /** Output name with full_feature_names false / true. */
+  shortName: string;
+  fullName: string;
+}
+
+/** What a selection is resolved against: the catalog's servable references and views. */
+export interface RefTable {
+  /** Every servable "view:feature" string. */
+  refs: ReadonlyMap<string, FeatureRef>;
+  /** Online views served. */
+  views: ReadonlyMap<string, ViewSpec>;
+  /** Views defined in the repo but not served online (for clearer errors). */
+  offlineViews: ReadonlySet<string>;
+}
 
 /** One output column: a feature of a view. */
 export interface OutputColumn {
@@ -41,7 +59,7 @@ export class SelectionCache {
   /** Newest first; the oldest is dropped. */
   private readonly recent: Selection[] = [];
 
-  constructor(private readonly catalog: Pick<ServingCatalog, 'refs' | 'views' | 'offlineViews'>) {}
+  constructor(private readonly catalog: RefTable) {}
 
   /**
    * The selection of `refs` (strings checked here: a request may send
@@ -69,7 +87,7 @@ function sameRefs(kept: readonly string[], given: readonly unknown[]): boolean {
   return true;
 }
 
-function resolveSelection(catalog: Pick<ServingCatalog, 'refs' | 'views' | 'offlineViews'>, given: unknown, fullNames: boolean): Selection {
+function resolveSelection(catalog: RefTable, given: unknown, fullNames: boolean): Selection {
   if (!Array.isArray(given) || given.length === 0 || !given.every((f) => typeof f === 'string')) {
     throw new LarderError('LARDER_ERR_BAD_REQUEST', '"features" must be a non-empty array of "view:feature" strings (or give "feature_service")');
   }
@@ -92,7 +110,7 @@ function resolveSelection(catalog: Pick<ServingCatalog, 'refs' | 'views' | 'offl
 }
 
 /** Explains why a reference that the catalog does not hold is bad; always throws. */
-function unknownRef(catalog: Pick<ServingCatalog, 'views' | 'offlineViews'>, ref: string): never {
+function unknownRef(catalog: Omit<RefTable, 'refs'>, ref: string): never {
   const [viewName, featureName, extra] = ref.split(':');
   if (!viewName || !featureName || extra !== undefined) {
     throw new LarderError('LARDER_ERR_BAD_REQUEST', `feature reference ${JSON.stringify(ref)} is not "view:feature"`);

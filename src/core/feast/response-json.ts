@@ -4,13 +4,12 @@
  * object. The text is what JSON.stringify would produce of the response,
  * except that values of float32 features are written as the shortest
  * decimal that reads back as the same float32, as Feast's protobuf JSON
- * does (see core/json-writer.ts). Turning the answer into objects, then a
+ * does (see json-writer.ts). Turning the answer into objects, then a
  * JS string, then bytes was the largest single cost of answering a request.
  */
-import { Buffer } from 'node:buffer';
-import type { FieldStatus } from '../core/asof.js';
-import type { FeatureVector, OnlineFeaturesResponse } from '../core/feast.js';
-import { JsonWriter } from '../core/json-writer.js';
+import type { FieldStatus } from '../asof.js';
+import { JsonWriter } from './json-writer.js';
+import type { FeatureVector, OnlineFeaturesResponse } from './request.js';
 
 // The fixed parts of the text, encoded once.
 const encoder = new TextEncoder();
@@ -237,12 +236,14 @@ function writeNames(w: JsonWriter, answer: JsonColumns): void {
 }
 
 // One writer, reused: answers are written synchronously, one at a time, and
-// copied out into memory from `alloc` (by default Node's: small answers go
-// into its shared pool, large ones into memory that is not zeroed first,
-// since every byte is overwritten).
+// copied out into memory from `alloc` (the sidecar lends pooled Node
+// buffers: see BufferPool).
 const writer = new JsonWriter();
 
-export function feastResponseJson(answer: JsonColumns, alloc: (size: number) => Buffer<ArrayBuffer> = Buffer.allocUnsafe): Buffer<ArrayBuffer> {
+const newBytes = (size: number): Uint8Array<ArrayBuffer> => new Uint8Array(size);
+
+/** The response's JSON as UTF-8 bytes, in memory from `alloc` (called once, with the exact size). */
+export function feastResponseJson<B extends Uint8Array = Uint8Array<ArrayBuffer>>(answer: JsonColumns, alloc: (size: number) => B = newBytes as (size: number) => B): B {
   const w = writer;
   w.reset();
   writeNames(w, answer);

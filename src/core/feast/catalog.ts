@@ -1,17 +1,10 @@
 /** The served catalog: views and services as a bundle's manifest defines them. */
 import { LarderError } from '../errors.js';
 import type { BundleManifest } from '../bundle/format.js';
-import { SelectionCache } from './selection.js';
-import type { ViewSpec } from './tier.js';
+import type { ViewSpec } from '../resolve/tier.js';
+import { type FeatureRef, SelectionCache } from './selection.js';
 
-/** A valid "view:feature" reference, resolved once per catalog. */
-export interface FeatureRef {
-  view: ViewSpec;
-  featureIndex: number;
-  /** Output name with full_feature_names false / true. */
-  shortName: string;
-  fullName: string;
-}
+export type { FeatureRef } from './selection.js';
 
 export interface ServingCatalog {
   project: string;

@@ -9,8 +9,8 @@
  * back as the same float32 (0.1, not 0.10000000149011612): what protobuf's
  * JSON mapping, and so Feast, prints for a float field.
  */
-import { withRoom } from './bytes.js';
-import { DAY, HOURS, MILLIS, MINUTES, MONTH, SECONDS, YEAR, civilTime, formatTimestamp, isPlainTime } from './time.js';
+import { withRoom } from '../bytes.js';
+import { DAY, HOURS, MILLIS, MINUTES, MONTH, SECONDS, YEAR, civilTime, formatTimestamp, isPlainTime } from '../time.js';
 
 const encoder = new TextEncoder();
 

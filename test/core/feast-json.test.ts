@@ -5,9 +5,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { OnlineFeaturesResponse } from '../../src/core/feast.js';
-import { shortestFloat32 } from '../../src/core/json-writer.js';
-import { feastResponseJson, responseColumns } from '../../src/sidecar/feast-json.js';
+import type { OnlineFeaturesResponse } from '../../src/core/feast/request.js';
+import { shortestFloat32 } from '../../src/core/feast/json-writer.js';
+import { feastResponseJson, responseColumns } from '../../src/core/feast/response-json.js';
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
