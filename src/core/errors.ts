@@ -58,3 +58,15 @@ export class LarderError extends Error {
 export function isLarderError(e: unknown): e is LarderError {
   return e instanceof LarderError;
 }
+
+/** The longest piece of a request that an error message repeats. */
+export const ECHO_MAX_CHARS = 64;
+
+/**
+ * A string from a request, quoted for an error message and cut to
+ * ECHO_MAX_CHARS: a message must name what was wrong without echoing a
+ * megabyte back to the client or into logs.
+ */
+export function quoteInput(s: string): string {
+  return JSON.stringify(s.length > ECHO_MAX_CHARS ? `${s.slice(0, ECHO_MAX_CHARS)}...` : s) + (s.length > ECHO_MAX_CHARS ? ` (${s.length} characters)` : '');
+}

@@ -7,7 +7,7 @@
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { useShopSidecar } from './helpers.js';
+import { expectError, useShopSidecar } from './helpers.js';
 
 const MAX_BODY = 64 * 1024;
 const s = useShopSidecar({ maxBodyBytes: MAX_BODY, maxEntities: 5 });
@@ -16,17 +16,6 @@ afterEach(async () => {
   expect((await s.get('/health')).status).toBe(200);
   expect(s.log.lines.filter((l) => l.level === 'error')).toEqual([]);
 });
-
-async function expectError(res: Response, status: number, code: string, message: RegExp): Promise<void> {
-  const text = await res.text();
-  expect(res.status, text).toBe(status);
-  expect(res.headers.get('content-type')).toBe('application/json');
-  const json = JSON.parse(text) as { error: { code: string; message: string } };
-  expect(Object.keys(json)).toEqual(['error']);
-  expect(Object.keys(json.error).sort()).toEqual(['code', 'message']);
-  expect(json.error.code).toBe(code);
-  expect(json.error.message).toMatch(message);
-}
 
 const ok = { features: ['user_stats:clicks'], entities: { user_id: [1] } };
 
@@ -236,3 +225,4 @@ describe('clients that go away', () => {
     expect((await s.post(ok)).status).toBe(200);
   });
 });
+

@@ -5,7 +5,7 @@
  */
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { join } from 'node:path';
 import { encodeBundle, type BundleInput, type ViewSnapshot } from '../../src/core/bundle/encode.js';
 import { bundleFileName } from '../../src/core/bundle/format.js';
@@ -222,4 +222,16 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Asserts a response is the catalog's error shape with this status, code and message. */
+export async function expectError(res: Response, status: number, code: string, message: RegExp): Promise<void> {
+  const text = await res.text();
+  expect(res.status, text).toBe(status);
+  expect(res.headers.get('content-type')).toBe('application/json');
+  const json = JSON.parse(text) as { error: { code: string; message: string } };
+  expect(Object.keys(json)).toEqual(['error']);
+  expect(Object.keys(json.error).sort()).toEqual(['code', 'message']);
+  expect(json.error.code).toBe(code);
+  expect(json.error.message).toMatch(message);
 }

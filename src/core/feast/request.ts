@@ -5,7 +5,7 @@
  * into Feast's column-oriented response.
  */
 import type { FieldStatus } from '../asof.js';
-import { LarderError } from '../errors.js';
+import { LarderError, quoteInput } from '../errors.js';
 import { describeType } from '../dtypes.js';
 import { entityKeyString, isJoinKeyValue } from '../keys.js';
 import type { ViewSpec } from '../resolve/tier.js';
@@ -48,7 +48,7 @@ const KNOWN_FIELDS = new Set(['features', 'feature_service', 'entities', 'full_f
 export function planRequest(catalog: ServingCatalog, body: unknown, maxEntities = Infinity): RequestPlan {
   if (!isObj(body)) throw bad(`request body must be a JSON object, got ${describeType(body)}`);
   for (const k of Object.keys(body)) {
-    if (!KNOWN_FIELDS.has(k)) throw bad(`unknown request field "${k}" (expected: features or feature_service, entities, full_feature_names)`);
+    if (!KNOWN_FIELDS.has(k)) throw bad(`unknown request field ${quoteInput(k)} (expected: features or feature_service, entities, full_feature_names)`);
   }
   const fullNames = body.full_feature_names ?? false;
   if (typeof fullNames !== 'boolean') throw bad(`"full_feature_names" must be a boolean, got ${describeType(fullNames)}`);
@@ -60,10 +60,10 @@ export function planRequest(catalog: ServingCatalog, body: unknown, maxEntities 
   const joinKeys: RequestPlan['joinKeys'] = [];
   let entityCount = -1;
   for (const [name, values] of Object.entries(entities)) {
-    if (!Array.isArray(values)) throw bad(`entities."${name}" must be an array of values, got ${describeType(values)}`);
+    if (!Array.isArray(values)) throw bad(`entities.${quoteInput(name)} must be an array of values, got ${describeType(values)}`);
     if (entityCount === -1) entityCount = values.length;
     else if (values.length !== entityCount) {
-      throw new LarderError('LARDER_ERR_ENTITY_LENGTHS', `entity columns have different lengths: "${joinKeys[0]!.name}" has ${entityCount} values, "${name}" has ${values.length}`);
+      throw new LarderError('LARDER_ERR_ENTITY_LENGTHS', `entity columns have different lengths: ${quoteInput(joinKeys[0]!.name)} has ${entityCount} values, ${quoteInput(name)} has ${values.length}`);
     }
     joinKeys.push({ name, values });
   }
@@ -97,7 +97,7 @@ export function planRequest(catalog: ServingCatalog, body: unknown, maxEntities 
   }
   for (const j of joinKeys) {
     if (!needed.has(j.name)) {
-      throw new LarderError('LARDER_ERR_EXTRA_JOIN_KEY', `join key "${j.name}" is not used by any requested feature view (they use: ${[...needed].join(', ')})`);
+      throw new LarderError('LARDER_ERR_EXTRA_JOIN_KEY', `join key ${quoteInput(j.name)} is not used by any requested feature view (they use: ${[...needed].join(', ')})`);
     }
   }
   return { entityCount, joinKeys, views, selection };
@@ -109,20 +109,25 @@ export function planRequest(catalog: ServingCatalog, body: unknown, maxEntities 
  * must not be able to turn its own error message into a 500.
  */
 function previewValue(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}...` : v);
+  if (typeof v === 'string') return quoteInput(v);
   if (Array.isArray(v)) return `[...${v.length} items]`;
   if (typeof v === 'object' && v !== null) return '{...}';
   return String(v);
 }
 
-/** The request's feature references: its service's, or its own list (checked by the selection). */
+/**
+ * The request's feature references: its service's, or its own list (checked
+ * by the selection). A field given as null counts as absent, as clients
+ * that serialize every field of a request object send it.
+ */
 function featureRefs(catalog: ServingCatalog, body: Record<string, unknown>): unknown {
-  const { features, feature_service: service } = body;
+  const features = body.features ?? undefined;
+  const service = body.feature_service ?? undefined;
   if (features !== undefined && service !== undefined) throw bad('give either "features" or "feature_service", not both');
   if (service !== undefined) {
     if (typeof service !== 'string') throw bad(`"feature_service" must be a string, got ${describeType(service)}`);
     const refs = catalog.services.get(service);
-    if (!refs) throw new LarderError('LARDER_ERR_UNKNOWN_SERVICE', `feature service "${service}" does not exist (known: ${[...catalog.services.keys()].join(', ') || 'none'})`);
+    if (!refs) throw new LarderError('LARDER_ERR_UNKNOWN_SERVICE', `feature service ${quoteInput(service)} does not exist (known: ${[...catalog.services.keys()].join(', ') || 'none'})`);
     return refs;
   }
   return features;

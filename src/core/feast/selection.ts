@@ -7,7 +7,7 @@
  * was most of the cost of planning a request).
  */
 import { isNumberDtype } from '../dtypes.js';
-import { LarderError } from '../errors.js';
+import { LarderError, quoteInput } from '../errors.js';
 import type { ViewSpec } from '../resolve/tier.js';
 
 /** A valid "view:feature" reference, resolved once per catalog. */
@@ -94,8 +94,7 @@ function resolveSelection(catalog: RefTable, given: unknown, fullNames: boolean)
   const refs = (given as readonly string[]).slice();
   const outputs: OutputColumn[] = [];
   const views = new Set<ViewSpec>();
-  for (const r of refs) {
-    const ref = catalog.refs.get(r) ?? unknownRef(catalog, r);
+  const add = (ref: FeatureRef) => {
     const dtype = ref.view.features[ref.featureIndex]!.dtype;
     outputs.push({
       view: ref.view,
@@ -105,6 +104,15 @@ function resolveSelection(catalog: RefTable, given: unknown, fullNames: boolean)
       number: isNumberDtype(dtype),
     });
     views.add(ref.view);
+  };
+  for (const r of refs) {
+    const ref = catalog.refs.get(r);
+    if (ref) add(ref);
+    // "view:*" selects every feature of the view, in definition order, as in feature services.
+    else if (r.endsWith(':*') && catalog.views.has(r.slice(0, -2))) {
+      const view = catalog.views.get(r.slice(0, -2))!;
+      for (const f of view.features) add(catalog.refs.get(`${view.name}:${f.name}`)!);
+    } else unknownRef(catalog, r);
   }
   return { refs, fullNames, outputs, names: outputs.map((o) => o.name), views: [...views] };
 }
@@ -113,12 +121,12 @@ function resolveSelection(catalog: RefTable, given: unknown, fullNames: boolean)
 function unknownRef(catalog: Omit<RefTable, 'refs'>, ref: string): never {
   const [viewName, featureName, extra] = ref.split(':');
   if (!viewName || !featureName || extra !== undefined) {
-    throw new LarderError('LARDER_ERR_BAD_REQUEST', `feature reference ${JSON.stringify(ref)} is not "view:feature"`);
+    throw new LarderError('LARDER_ERR_BAD_REQUEST', `feature reference ${quoteInput(ref)} is not "view:feature" (or "view:*" for all of a view's features)`);
   }
   const view = catalog.views.get(viewName);
   if (!view) {
     const why = catalog.offlineViews.has(viewName) ? 'is not served online (online: false)' : `does not exist (known: ${[...catalog.views.keys()].join(', ')})`;
-    throw new LarderError('LARDER_ERR_UNKNOWN_VIEW', `feature view "${viewName}" ${why}`);
+    throw new LarderError('LARDER_ERR_UNKNOWN_VIEW', `feature view ${quoteInput(viewName)} ${why}`);
   }
-  throw new LarderError('LARDER_ERR_UNKNOWN_FEATURE', `feature view "${viewName}" has no feature "${featureName}"`);
+  throw new LarderError('LARDER_ERR_UNKNOWN_FEATURE', `feature view "${viewName}" has no feature ${quoteInput(featureName)} (it has: ${view.features.map((f) => f.name).join(', ')})`);
 }
