@@ -1,9 +1,9 @@
 /**
  * Finds and loads a feature repo's config: larder.config.ts, .mjs, .js or
  * .json, in that order of preference. TypeScript and JavaScript configs are
- * loaded with jiti, with `larder` aliased to this package, so that
- * `import { defineRepo } from 'larder'` works in a repo anywhere on disk
- * without installing larder there.
+ * loaded with jiti, with `larder-features` (the npm package's name) aliased
+ * to this package, so that `import { defineRepo } from 'larder-features'`
+ * works in a repo anywhere on disk without installing the package there.
  */
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -36,17 +36,17 @@ function packageRoot(): string {
 }
 
 /**
- * Aliases for `larder` and `larder/core`: the compiled package entry when
- * it exists (the installed CLI), else the TypeScript source (tests run from
- * source; jiti compiles it).
+ * Aliases for `larder-features` and `larder-features/core`: the compiled
+ * package entry when it exists (the installed CLI), else the TypeScript
+ * source (tests run from source; jiti compiles it).
  */
 function larderAliases(): Record<string, string> {
   const root = packageRoot();
   const built = join(root, 'dist', 'src', 'index.js');
   if (existsSync(built)) {
-    return { 'larder/core': join(root, 'dist', 'src', 'core', 'index.js'), larder: built };
+    return { 'larder-features/core': join(root, 'dist', 'src', 'core', 'index.js'), 'larder-features': built };
   }
-  return { 'larder/core': join(root, 'src', 'core', 'index.ts'), larder: join(root, 'src', 'index.ts') };
+  return { 'larder-features/core': join(root, 'src', 'core', 'index.ts'), 'larder-features': join(root, 'src', 'index.ts') };
 }
 
 async function findConfig(repoDir: string): Promise<string> {

@@ -4,6 +4,7 @@
  * only when run, so `larder serve` never loads DuckDB (the builder's
  * commands import bundle-builder/, the sidecar's do not).
  */
+import { readFileSync } from 'node:fs';
 import { LarderError } from './core/errors.js';
 
 interface Command {
@@ -21,7 +22,12 @@ const COMMANDS: Record<string, Command> = {
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `usage: larder <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun "larder <command> --help" for a command's options.`;
+  return `usage: larder <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun "larder <command> --help" for a command's options, "larder --version" for the version.`;
+}
+
+/** The package's version, from the package.json two folders above this file (dist/src/cli.js). */
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -29,6 +35,10 @@ async function main(argv: string[]): Promise<number> {
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
     return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-v') {
+    console.log(version());
+    return 0;
   }
   const command = COMMANDS[name];
   if (!command) {

@@ -1,13 +1,14 @@
 /**
  * Keeps the README true: its quickstart commands run as written and print
- * what it shows, its code block is the example's real code, and its serve
- * options table is the one the code renders.
+ * what it shows (read.mjs in process, and the Serve section's curl against
+ * the real sidecar), its code block is the example's real code, and its
+ * serve options table is the one the code renders. Output blocks are
+ * compared whole, so updating one is pasting the new output.
  */
-import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { optionsMarkdownTable } from '../src/sidecar/options.js';
 
 const README = readFileSync('README.md', 'utf8');
@@ -20,19 +21,73 @@ function blockAfter(marker: string): string {
   return m![1]!;
 }
 
+/** The README's shell lines in the block after `marker`, continuation lines joined. */
+function commandsAfter(marker: string): string[] {
+  return blockAfter(marker).replace(/\\\n\s*/g, '').split('\n').filter((l) => l.trim() !== '');
+}
+
+/** Resolves with the first stdout line of `child` matching `re`. */
+function lineMatching(child: ChildProcess, re: RegExp, what: string): Promise<RegExpExecArray> {
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${what} in 30 s\nstdout: ${out}\nstderr: ${err}`)), 30_000);
+    child.on('exit', (code) => reject(new Error(`exited with ${code} before ${what}\nstdout: ${out}\nstderr: ${err}`)));
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = re.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    });
+  });
+}
+
 describe('README', () => {
+  // A copy of the quickstart inside the checkout, so that the example's
+  // `import 'larder-features'` resolves to this package, built by the
+  // README's build command.
+  let copy = '';
+  beforeAll(() => {
+    copy = mkdtempSync(join(process.cwd(), 'examples', '.readme-test-'));
+    cpSync('examples/quickstart', copy, { recursive: true, filter: (src) => !src.includes('/bundles') });
+    const build = commandsAfter('## Build a bundle').find((l) => l.startsWith('node '))!;
+    const [, ...args] = build.split(' ');
+    execFileSync(process.execPath, args.map((a) => a.replace('../../', join(process.cwd(), '/'))), { cwd: copy, encoding: 'utf8' });
+  });
+  afterAll(() => {
+    if (copy) rmSync(copy, { recursive: true, force: true });
+  });
+
   it('the quickstart build and read.mjs print what the README shows', () => {
-    // A copy inside the checkout, so `import 'larder'` resolves to this package.
-    const dir = mkdtempSync(join(process.cwd(), 'examples', '.readme-test-'));
+    const out = execFileSync(process.execPath, ['read.mjs'], { cwd: copy, encoding: 'utf8' });
+    expect(out).toBe(blockAfter('<!-- read.mjs output'));
+  });
+
+  it("the Serve section's curl, sent to the real sidecar, prints what the README shows", async () => {
+    const [serve, curl, ...rest] = commandsAfter('## Serve: the sidecar');
+    expect(rest).toEqual([]);
+    // node dist/src/cli.js serve --bundles examples/quickstart/bundles, on the
+    // copy's bundles and a free port.
+    const [node, ...args] = serve!.split(' ');
+    expect(node).toBe('node');
+    expect(args).toContain('examples/quickstart/bundles');
+    const servedArgs = args.map((a) => (a === 'examples/quickstart/bundles' ? join(relative(process.cwd(), copy), 'bundles') : a));
+    const child = spawn(process.execPath, [...servedArgs, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
-      cpSync('examples/quickstart', dir, { recursive: true, filter: (src) => !src.includes('/bundles') });
-      const build = blockAfter('## Build a bundle').split('\n').find((l) => l.startsWith('node '))!;
-      const [, ...args] = build.split(' ');
-      execFileSync(process.execPath, args.map((a) => a.replace('../../', join(process.cwd(), '/'))), { cwd: dir, encoding: 'utf8' });
-      const out = execFileSync(process.execPath, ['read.mjs'], { cwd: dir, encoding: 'utf8' });
-      expect(out).toBe(blockAfter('<!-- read.mjs output'));
+      const [, url] = await lineMatching(child, /listening on (\S+) .*bundle quickstart v1/, 'listening line');
+      // curl -s <url> -d '<body>': curl posts the body as a form.
+      const m = /^curl -s http:\/\/127\.0\.0\.1:6566(\/\S+) -d '(.+)'$/.exec(curl!);
+      expect(m, curl).not.toBeNull();
+      const res = await fetch(url + m![1]!, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: m![2]! });
+      expect(res.status).toBe(200);
+      expect(`${await res.text()}\n`).toBe(blockAfter('<!-- serve curl output'));
     } finally {
-      execFileSync('rm', ['-rf', dir]);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
     }
   });
 

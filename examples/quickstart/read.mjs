@@ -1,6 +1,6 @@
 // Reads the quickstart bundle in process. Run from this folder after
 // `larder build . --out bundles --as-of 2026-01-01T12:00:00Z`.
-import { openBundle } from 'larder';
+import { openBundle } from 'larder-features';
 
 const bundle = await openBundle('bundles/quickstart-v1.larder');
 

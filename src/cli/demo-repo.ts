@@ -8,14 +8,16 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 
+/** The demo's project: its bundles are `demo_shop-v<N>.larder`. */
+export const DEMO_PROJECT = 'demo_shop';
 export const DEMO_USERS = 1000;
 export const DEMO_PRODUCTS = 200;
 
-const CONFIG = `import { defineRepo } from 'larder';
+const CONFIG = `import { defineRepo } from 'larder-features';
 
 // A demo shop. Run \`larder catalog .\` in this folder to list it.
 export default defineRepo({
-  project: 'demo_shop',
+  project: '${DEMO_PROJECT}',
   entities: [
     { name: 'user', joinKeys: ['user_id'], description: 'A shopper' },
     { name: 'product', joinKeys: ['product_id'], description: 'A catalog item' },

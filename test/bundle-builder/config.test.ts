@@ -1,5 +1,5 @@
 /**
- * Loading a feature repo's config: every format, `import ... from 'larder'`
+ * Loading a feature repo's config: every format, `import ... from 'larder-features'`
  * from a folder outside the larder checkout, and load errors that name the
  * file.
  */
@@ -26,7 +26,7 @@ async function loadError(dir: string): Promise<LarderError> {
 }
 
 describe('loadRepo', () => {
-  it('loads larder.config.ts importing defineRepo from "larder", in a folder outside the checkout', async () => {
+  it('loads larder.config.ts importing defineRepo from "larder-features", in a folder outside the checkout', async () => {
     const dir = await tempDir();
     expect(dir.startsWith('/work/main')).toBe(false);
     const file = await writeConfig(dir, REPO, 'ts');
@@ -38,7 +38,7 @@ describe('loadRepo', () => {
   it('loads TypeScript with types, helpers and a named `repo` export', async () => {
     const dir = await tempDir();
     await writeFile(join(dir, 'larder.config.ts'), `
-import { defineEntity, defineFeatureView, defineRepo, defineSource, type Dtype } from 'larder';
+import { defineEntity, defineFeatureView, defineRepo, defineSource, type Dtype } from 'larder-features';
 const dtype: Dtype = 'int64';
 const driver = defineEntity({ name: 'driver', joinKeys: ['driver_id'] });
 const s = defineSource({ name: 's', path: 'data.parquet', timestampField: 'ts' });
@@ -54,9 +54,9 @@ export const repo = defineRepo({
     expect(repo.featureViews[0]!.features).toEqual([{ name: 'n', dtype: 'int64' }]);
   });
 
-  it('loads .mjs (importing larder/core) and CommonJS .js', async () => {
+  it('loads .mjs (importing larder-features/core) and CommonJS .js', async () => {
     const mjs = await tempDir();
-    await writeFile(join(mjs, 'larder.config.mjs'), `import { defineRepo } from 'larder/core';\nexport default defineRepo(${JSON.stringify(REPO)});\n`);
+    await writeFile(join(mjs, 'larder.config.mjs'), `import { defineRepo } from 'larder-features/core';\nexport default defineRepo(${JSON.stringify(REPO)});\n`);
     expect((await loadRepo(mjs)).repo.project).toBe('cfg');
     const cjs = await tempDir();
     await writeFile(join(cjs, 'larder.config.js'), `module.exports = ${JSON.stringify({ ...REPO, project: 'commonjs' })};\n`);
@@ -96,7 +96,7 @@ export const repo = defineRepo({
   it('a syntax error in TypeScript names the file', async () => {
     const dir = await tempDir();
     const file = join(dir, 'larder.config.ts');
-    await writeFile(file, `import { defineRepo } from 'larder';\nexport default defineRepo({ project: 'x', \n`);
+    await writeFile(file, `import { defineRepo } from 'larder-features';\nexport default defineRepo({ project: 'x', \n`);
     const e = await loadError(dir);
     expect(e.code).toBe('LARDER_ERR_CONFIG');
     expect(e.message).toContain(`${file}: failed to load:`);

@@ -74,7 +74,7 @@ export async function writeArrow(file: string, table: Table): Promise<void> {
   await writeFile(file, tableToIPC(table, 'file'));
 }
 
-/** Writes a repo config: JSON, or a TypeScript/ESM module importing defineRepo from 'larder'. */
+/** Writes a repo config: JSON, or a TypeScript/ESM module importing defineRepo from 'larder-features'. */
 export async function writeConfig(dir: string, repo: unknown, format: 'json' | 'ts' | 'mjs' = 'json'): Promise<string> {
   await mkdir(dir, { recursive: true });
   if (format === 'json') {
@@ -83,7 +83,7 @@ export async function writeConfig(dir: string, repo: unknown, format: 'json' | '
     return file;
   }
   const file = join(dir, `larder.config.${format}`);
-  await writeFile(file, `import { defineRepo } from 'larder';\n\nexport default defineRepo(${JSON.stringify(repo, null, 2)});\n`);
+  await writeFile(file, `import { defineRepo } from 'larder-features';\n\nexport default defineRepo(${JSON.stringify(repo, null, 2)});\n`);
   return file;
 }
 
