@@ -4,7 +4,8 @@
  * only when run, so `larder serve` never loads DuckDB (the builder's
  * commands import bundle-builder/, the sidecar's do not).
  */
-import { LarderError } from './core/errors.js';
+import { ERROR_CATALOG, LarderError } from './core/errors.js';
+import { reportError } from './cli/errors.js';
 
 interface Command {
   summary: string;
@@ -24,29 +25,24 @@ function usage(): string {
   return `usage: larder <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun "larder <command> --help" for a command's options.`;
 }
 
-async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+async function main(name: string | undefined, rest: string[]): Promise<number> {
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
-    return name ? 0 : 2;
+    return name ? 0 : ERROR_CATALOG.LARDER_ERR_USAGE.exitCode;
   }
-  const command = COMMANDS[name];
-  if (!command) {
-    console.error(`larder: unknown command "${name}"\n\n${usage()}`);
-    return 2;
-  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) throw new LarderError('LARDER_ERR_USAGE', `unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(', ')})`);
   return (await command.load()).run(rest);
 }
 
-main(process.argv.slice(2)).then(
+const [name, ...rest] = process.argv.slice(2);
+main(name, rest).then(
   (code) => {
     process.exitCode = code;
   },
   (e: unknown) => {
-    // Expected failures (bad config, bad data, bad bundle) print their
-    // message alone; anything else is a bug and keeps its stack.
-    if (e instanceof LarderError) console.error(`larder: ${e.code}: ${e.message}`);
-    else console.error(e);
-    process.exitCode = 1;
+    // Every failure prints one line with its code and exits with the
+    // catalog's exit code; a bug (not a LarderError) keeps its stack.
+    process.exitCode = reportError(e, name !== undefined && Object.hasOwn(COMMANDS, name) ? name : undefined);
   },
 );

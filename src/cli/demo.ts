@@ -4,70 +4,58 @@
  * every key the demo asks for is in the bundle.
  */
 import { resolve, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { buildBundle } from '../../bundle-builder/build.js';
+import { LarderError } from '../core/errors.js';
 import { stderrLogger } from '../sidecar/log.js';
-import { OptionError, parseServeArgs } from '../sidecar/options.js';
-import { ListenError, closeOnSignals, listeningLine, startSidecar } from '../sidecar/serve.js';
+import { SERVE_OPTIONS, type ServeOptions } from '../sidecar/options.js';
+import { closeOnSignals, listeningLine, startSidecar } from '../sidecar/serve.js';
 import { DEMO_USERS, writeDemoRepo } from './demo-repo.js';
+import { type CommandSpec, type OptionSpec, helpText, nonEmpty, parseCommand } from './options.js';
 
-const HELP = `usage: larder demo [--dir <dir>] [--port <port>] [--host <host>]
+export type DemoOptions = Omit<ServeOptions, 'bundles'> & { dir: string };
 
-Writes a demo feature repo (users and products, Parquet files written with
-DuckDB) into <dir>, builds a bundle from it into <dir>/bundles, serves it on
-http://<host>:<port> and prints a curl for /get-online-features.
-Stop it with Ctrl-C.
-
-options:
-  --dir <dir>     where the demo repo goes (default: .larder-demo)
-  --port <port>   sidecar port (default: 6566, or LARDER_PORT)
-  --host <host>   sidecar host (default: 127.0.0.1, or LARDER_HOST)
-  -h, --help      this help`;
+export const DEMO_COMMAND: CommandSpec<DemoOptions> = {
+  name: 'demo',
+  about: "Writes a demo feature repo (users and products, Parquet files written with DuckDB) into --dir, builds a bundle from it into <dir>/bundles, serves it and prints a curl for /get-online-features. Stop it with Ctrl-C.",
+  positionals: [],
+  options: [
+    {
+      key: 'dir', flag: '--dir', env: 'LARDER_DEMO_DIR', valueName: '<dir>', defaultText: '.larder-demo',
+      description: 'Where the demo repo goes; its bundles go to <dir>/bundles.',
+      parse: nonEmpty('a folder path'),
+    },
+    // The sidecar's own options, but --bundles: the demo serves <dir>/bundles.
+    ...(SERVE_OPTIONS.filter((s) => s.key !== 'bundles') as readonly OptionSpec<Omit<ServeOptions, 'bundles'>>[]),
+  ],
+};
 
 export async function run(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      options: { dir: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: false,
-    }).values;
-  } catch (e) {
-    console.error(`larder demo: ${(e as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (args.help) {
-    console.log(HELP);
+  const parsed = parseCommand(DEMO_COMMAND, argv, process.env);
+  if (parsed.help) {
+    console.log(helpText(DEMO_COMMAND));
     return 0;
   }
-  const dir = resolve(args.dir ?? '.larder-demo');
+  const { dir: dirOption, ...serveOptions } = parsed.options;
+  const dir = resolve(dirOption);
   const bundles = join(dir, 'bundles');
 
   console.log(`Writing the demo repo to ${dir}`);
-  await writeDemoRepo(dir, new Date());
+  try {
+    await writeDemoRepo(dir, new Date());
+  } catch (e) {
+    if (e instanceof LarderError) throw e;
+    throw new LarderError('LARDER_ERR_OPTION', `--dir (LARDER_DEMO_DIR): cannot write the demo repo to ${dir}: ${(e as Error).message}`, { cause: e });
+  }
   const built = await buildBundle({ repoDir: dir, outDir: bundles });
   console.log(`Built ${built.path} (${built.bytes} bytes, ${built.views.map((v) => `${v.name}: ${v.keys} keys`).join(', ')})`);
 
-  const serveArgs = ['--bundles', bundles];
-  if (args.port) serveArgs.push('--port', args.port);
-  if (args.host) serveArgs.push('--host', args.host);
-  try {
-    const parsed = parseServeArgs(serveArgs, process.env);
-    if (parsed.help) return 0;
-    const sidecar = await startSidecar(parsed.options, { log: stderrLogger });
-    console.log(listeningLine(sidecar));
-    console.log(`\nTry it (user ${DEMO_USERS + 1} does not exist, user 10's values are older than the 2-day TTL):\n`);
-    console.log(demoCurl(sidecar.url));
-    console.log(`\nOr a feature service: curl -s ${sidecar.url}/get-online-features -d '{"feature_service": "ranker_v1", "entities": {"user_id": [1], "product_id": ["p0001"]}}'`);
-    console.log(`Metrics: curl -s ${sidecar.url}/metrics    Stop: Ctrl-C`);
-    return await closeOnSignals(sidecar, parsed.options.shutdownGraceMs, stderrLogger);
-  } catch (e) {
-    if (e instanceof OptionError || e instanceof ListenError) {
-      console.error(`larder demo: ${e.message}${e instanceof ListenError ? ' (try --port <another port>)' : ''}`);
-      return e instanceof OptionError ? 2 : 1;
-    }
-    throw e;
-  }
+  const sidecar = await startSidecar({ ...serveOptions, bundles }, { log: stderrLogger });
+  console.log(listeningLine(sidecar));
+  console.log(`\nTry it (user ${DEMO_USERS + 1} does not exist, user 10's values are older than the 2-day TTL):\n`);
+  console.log(demoCurl(sidecar.url));
+  console.log(`\nOr a feature service: curl -s ${sidecar.url}/get-online-features -d '{"feature_service": "ranker_v1", "entities": {"user_id": [1], "product_id": ["p0001"]}}'`);
+  console.log(`Metrics: curl -s ${sidecar.url}/metrics    Stop: Ctrl-C`);
+  return closeOnSignals(sidecar, serveOptions.shutdownGraceMs, stderrLogger);
 }
 
 export function demoCurl(url: string): string {
