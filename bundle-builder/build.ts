@@ -18,7 +18,7 @@ import type { FeatureViewDef, RepoDef, SourceDef } from '../src/core/repo/types.
 import { type LoadedRepo, loadRepo } from './config.js';
 import { type Db, duckdbMessage, openDb, queryRows, sqlIdent } from './duckdb.js';
 import { type HotKeys, hotKeysForView, readHotKeys } from './hot-keys.js';
-import { SnapshotValueError, readSnapshot } from './snapshot-reader.js';
+import { readSnapshot } from './snapshot-reader.js';
 import { EVENT_COLUMN, HOT_PREFIX, KEY_PREFIX, snapshotSql, sourceCountsSql } from './snapshot-sql.js';
 import { type ViewReadPlan, checkView, viewJoinKeyNames } from './sources/check.js';
 import { type OpenSource, openSource } from './sources/source.js';
@@ -97,10 +97,13 @@ const seconds = (fromMs: number) => (performance.now() - fromMs) / 1000;
 
 function checkOptions(opts: BuildOptions): { asOf: Date; hotLimit: number } {
   const asOf = opts.asOf ?? new Date();
-  if (!(asOf instanceof Date) || Number.isNaN(asOf.getTime())) throw new RangeError('buildBundle: asOf must be a valid Date');
+  if (!(asOf instanceof Date) || Number.isNaN(asOf.getTime())) throw new LarderError('LARDER_ERR_ARGUMENT', `buildBundle: asOf must be a valid Date, got ${String(asOf)}`);
   const hotLimit = opts.hotLimit ?? Infinity;
   if (hotLimit !== Infinity && (!Number.isInteger(hotLimit) || hotLimit < 0)) {
-    throw new RangeError(`buildBundle: hotLimit must be an integer >= 0, got ${opts.hotLimit}`);
+    throw new LarderError('LARDER_ERR_ARGUMENT', `buildBundle: hotLimit must be an integer >= 0, got ${opts.hotLimit}`);
+  }
+  if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
+    throw new LarderError('LARDER_ERR_ARGUMENT', `buildBundle: threads must be an integer >= 1, got ${opts.threads}`);
   }
   return { asOf, hotLimit };
 }
@@ -157,13 +160,15 @@ const emptySnapshot = (plan: ViewReadPlan): ViewSnapshot => ({
   columns: Object.fromEntries(plan.features.map((f) => [f.name, []])),
 });
 
+/** A failure while reading a view's data, named with the config file and the source's files. */
 function sourceFailure(file: string, plan: ViewReadPlan, e: unknown): LarderError {
   const files = plan.source.files.length === 1 ? plan.source.files[0]! : `${plan.source.files.length} files matching ${plan.source.def.path}`;
   const from = `source "${plan.source.def.name}", ${files}`;
-  const msg = e instanceof SnapshotValueError
-    ? `${file}: ${e.message} (${from})`
-    : `${file}: feature view "${plan.view.name}" (${from}): ${duckdbMessage(e)}`;
-  return new LarderError('LARDER_ERR_SOURCE', msg, { cause: e });
+  if (e instanceof LarderError) {
+    // An unstorable value already names its view, feature and key.
+    return e.code === 'LARDER_ERR_VALUE' ? new LarderError(e.code, `${file}: ${e.message} (${from})`, { cause: e }) : e;
+  }
+  return new LarderError('LARDER_ERR_SOURCE', `${file}: feature view "${plan.view.name}" (${from}): ${duckdbMessage(e)}`, { cause: e });
 }
 
 interface ViewRun {
@@ -276,7 +281,6 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
       try {
         run = await buildView(db.conn, plan, asOf.getTime(), hot, hotLimit, timings, progress);
       } catch (e) {
-        if (e instanceof LarderError) throw e;
         throw sourceFailure(loaded.file, plan, e);
       }
       snapshots.push(run.snapshot);
@@ -316,9 +320,13 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
   const path = join(opts.outDir, bundleFileName(repo.project, version));
   const manifestPath = `${path}.manifest.json`;
   progress({ phase: 'write', message: `writing ${path}` });
-  // The manifest first: whoever sees the bundle can already read its manifest.
-  await writeFileAtomic(manifestPath, new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
-  await writeFileAtomic(path, bytes);
+  try {
+    // The manifest first: whoever sees the bundle can already read its manifest.
+    await writeFileAtomic(manifestPath, new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
+    await writeFileAtomic(path, bytes);
+  } catch (e) {
+    throw new LarderError('LARDER_ERR_BUNDLE_DIR', `cannot write the bundle into ${opts.outDir}: ${(e as Error).message}`, { cause: e });
+  }
   timings.writeSeconds = seconds(t);
 
   return {

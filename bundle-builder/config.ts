@@ -30,7 +30,8 @@ function packageRoot(): string {
   for (;;) {
     if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'src', 'core'))) return dir;
     const up = dirname(dir);
-    if (up === dir) throw new Error('larder: cannot find the larder package root from ' + import.meta.url);
+    // Only a broken installation gets here.
+    if (up === dir) throw new LarderError('LARDER_ERR_INTERNAL', `cannot find the larder package root from ${import.meta.url}`);
     dir = up;
   }
 }
@@ -68,7 +69,12 @@ async function findConfig(repoDir: string): Promise<string> {
 }
 
 async function loadJson(file: string): Promise<unknown> {
-  const text = await readFile(file, 'utf8');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new LarderError('LARDER_ERR_CONFIG', `${file}: cannot read: ${(e as Error).message}`, { cause: e });
+  }
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {

@@ -8,6 +8,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Dtype, JoinKeyDtype } from '../src/core/dtypes.js';
 import { KEY_SEPARATOR, entityKeyString } from '../src/core/keys.js';
+import { LarderError } from '../src/core/errors.js';
 import {
   ListReader, StringReader, type Validity, type Vector, bigIntAt, isValid, readBigInts, readBooleans, readDoubles,
   validityOf, vectorOf,
@@ -24,8 +25,8 @@ export interface SnapshotColumns {
   ties: number;
 }
 
-/** Thrown for a value the bundle cannot hold; the caller names view and file. */
-export class SnapshotValueError extends Error {}
+/** A value the bundle cannot hold: LARDER_ERR_VALUE; the caller adds the file and source. */
+const unstorable = (message: string) => new LarderError('LARDER_ERR_VALUE', message);
 
 interface Sink {
   /** Copies `rows` values of `vector` to positions [at, at + rows). */
@@ -45,7 +46,7 @@ class NumberSink implements Sink {
     if (this.bigint) {
       const bad = readBigInts(vector, rows, validity, this.values, at);
       if (bad >= 0) {
-        throw new SnapshotValueError(`${this.what}: value ${bigIntAt(vector, rows, bad)} of key ${JSON.stringify(keyOf(bad))} is outside ±2^53, the integer range larder stores exactly; store it as a string`);
+        throw unstorable(`${this.what}: value ${bigIntAt(vector, rows, bad)} of key ${JSON.stringify(keyOf(bad))} is outside ±2^53, the integer range larder stores exactly; store it as a string`);
       }
     } else readDoubles(vector, rows, this.values, at);
     if (validity === null) return;
@@ -147,7 +148,7 @@ class ListSink implements Sink {
       if (bad >= 0) {
         let row = 0;
         while (row < rows - 1 && list.offset(row + 1) <= bad) row++;
-        throw new SnapshotValueError(`${this.what}: element ${bigIntAt(list.child, list.childSize, bad)} of key ${JSON.stringify(keyOf(row))} is outside ±2^53, the integer range larder stores exactly`);
+        throw unstorable(`${this.what}: element ${bigIntAt(list.child, list.childSize, bad)} of key ${JSON.stringify(keyOf(row))} is outside ±2^53, the integer range larder stores exactly`);
       }
       get = (j) => ints[j];
     }
@@ -204,14 +205,14 @@ function readKeys(
       const r = new StringReader(vectors[c]!, rows);
       return (i: number) => {
         const s = r.get(i);
-        if (s.includes(KEY_SEPARATOR)) throw new SnapshotValueError(`${what}, join key "${jk.name}": value ${JSON.stringify(s)} contains U+001F, which separates composite key parts`);
+        if (s.includes(KEY_SEPARATOR)) throw unstorable(`${what}, join key "${jk.name}": value ${JSON.stringify(s)} contains U+001F, which separates composite key parts`);
         return s;
       };
     }
     const ints = new Float64Array(rows);
     const bad = readBigInts(vectors[c]!, rows, null, ints, 0);
     if (bad >= 0) {
-      throw new SnapshotValueError(`${what}, join key "${jk.name}": value ${bigIntAt(vectors[c]!, rows, bad)} is outside ±2^53; use a string join key`);
+      throw unstorable(`${what}, join key "${jk.name}": value ${bigIntAt(vectors[c]!, rows, bad)} is outside ±2^53; use a string join key`);
     }
     return (i: number) => ints[i]!;
   });
@@ -249,7 +250,7 @@ export async function readSnapshot(conn: DuckDBConnection, sql: string, rows: nu
     const chunk = await result.fetchChunk();
     if (!chunk || chunk.rowCount === 0) break;
     const n = chunk.rowCount;
-    if (at + n > rows) throw new Error(`readSnapshot: the snapshot holds more than the ${rows} rows counted`);
+    if (at + n > rows) throw new LarderError('LARDER_ERR_INTERNAL', `readSnapshot: the snapshot holds more than the ${rows} rows counted`);
     const raw = chunk.chunk;
     readKeys(Array.from({ length: nKeys }, (_, c) => vectorOf(raw, c)), opts.joinKeys, n, keys, at, opts.what);
     const eventVector = vectorOf(raw, nKeys);
@@ -269,7 +270,7 @@ export async function readSnapshot(conn: DuckDBConnection, sql: string, rows: nu
     at += n;
     opts.onRows?.(at);
   }
-  if (at !== rows) throw new Error(`readSnapshot: read ${at} rows, expected ${rows}`);
+  if (at !== rows) throw new LarderError('LARDER_ERR_INTERNAL', `readSnapshot: read ${at} rows, expected ${rows}`);
   const columns: Record<string, ArrayLike<unknown>> = {};
   opts.features.forEach((f, i) => (columns[f.name] = sinks[i]!.finish()));
   return { rows, keys, eventTsMs, createdTsMs, columns, ties };

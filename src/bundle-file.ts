@@ -21,8 +21,8 @@ async function readBytes(path: string): Promise<Uint8Array> {
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new LarderError('LARDER_ERR_BUNDLE_NOT_FOUND', `bundle file not found: ${path}`);
-    throw new LarderError('LARDER_ERR_BUNDLE_NOT_FOUND', `cannot read bundle ${path}: ${(e as Error).message}`);
+    if (code === 'ENOENT') throw new LarderError('LARDER_ERR_BUNDLE_NOT_FOUND', `bundle file not found: ${path}`, { cause: e });
+    throw new LarderError('LARDER_ERR_BUNDLE_NOT_FOUND', `cannot read bundle ${path}: ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -39,20 +39,44 @@ export async function openBundle(source: string | Uint8Array): Promise<Bundle> {
   }
 }
 
-/** Reads the `<bundle>.manifest.json` written beside a bundle. */
+/**
+ * Reads the `<bundle>.manifest.json` written beside a bundle. Throws
+ * LARDER_ERR_BUNDLE_NOT_FOUND when it cannot be read, LARDER_ERR_BUNDLE_CORRUPT
+ * when it is not a JSON object.
+ */
 export async function readManifestFile(bundlePath: string): Promise<BundleManifest> {
-  const text = await readFile(`${bundlePath}.manifest.json`, 'utf8');
-  return JSON.parse(text) as BundleManifest;
+  const path = `${bundlePath}.manifest.json`;
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (e as Error).message;
+    throw new LarderError('LARDER_ERR_BUNDLE_NOT_FOUND', `manifest file ${path}: ${why}`, { cause: e });
+  }
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(text);
+  } catch (e) {
+    throw new LarderError('LARDER_ERR_BUNDLE_CORRUPT', `manifest file ${path} is not valid JSON: ${(e as Error).message}`, { cause: e });
+  }
+  if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) {
+    throw new LarderError('LARDER_ERR_BUNDLE_CORRUPT', `manifest file ${path} does not hold a JSON object`);
+  }
+  return manifest as BundleManifest;
 }
 
-/** Bundle files in `dir` for `project` (any project when omitted), newest first. */
+/**
+ * Bundle files in `dir` for `project` (any project when omitted), newest
+ * first; none when `dir` does not exist. Throws LARDER_ERR_BUNDLE_DIR when
+ * it cannot be listed (not a folder, no permission).
+ */
 export async function listBundles(dir: string, project?: string): Promise<{ path: string; project: string; version: number }[]> {
   let names: string[];
   try {
     names = await readdir(dir);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
+    throw new LarderError('LARDER_ERR_BUNDLE_DIR', `cannot list bundle folder ${dir}: ${(e as Error).message}`, { cause: e });
   }
   return names
     .map((name) => ({ name, parsed: parseBundleFileName(name) }))

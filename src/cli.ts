@@ -5,7 +5,8 @@
  * commands import bundle-builder/, the sidecar's do not).
  */
 import { readFileSync } from 'node:fs';
-import { LarderError } from './core/errors.js';
+import { ERROR_CATALOG, LarderError } from './core/errors.js';
+import { reportError } from './cli/errors.js';
 
 interface Command {
   summary: string;
@@ -30,33 +31,28 @@ function version(): string {
   return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
-async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+async function main(name: string | undefined, rest: string[]): Promise<number> {
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
-    return name ? 0 : 2;
+    return name ? 0 : ERROR_CATALOG.LARDER_ERR_USAGE.exitCode;
   }
   if (name === '--version' || name === '-v') {
     console.log(version());
     return 0;
   }
-  const command = COMMANDS[name];
-  if (!command) {
-    console.error(`larder: unknown command "${name}"\n\n${usage()}`);
-    return 2;
-  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) throw new LarderError('LARDER_ERR_USAGE', `unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(', ')})`);
   return (await command.load()).run(rest);
 }
 
-main(process.argv.slice(2)).then(
+const [name, ...rest] = process.argv.slice(2);
+main(name, rest).then(
   (code) => {
     process.exitCode = code;
   },
   (e: unknown) => {
-    // Expected failures (bad config, bad data, bad bundle) print their
-    // message alone; anything else is a bug and keeps its stack.
-    if (e instanceof LarderError) console.error(`larder: ${e.code}: ${e.message}`);
-    else console.error(e);
-    process.exitCode = 1;
+    // Every failure prints one line with its code and exits with the
+    // catalog's exit code; a bug (not a LarderError) keeps its stack.
+    process.exitCode = reportError(e, name !== undefined && Object.hasOwn(COMMANDS, name) ? name : undefined);
   },
 );

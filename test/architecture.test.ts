@@ -111,6 +111,13 @@ describe('architecture', () => {
     expect(offenders).toEqual([]);
   });
 
+  it('the sidecar and the core never import the CLI layer (imports point down)', () => {
+    const offenders = sourceFiles(join(ROOT, 'src'))
+      .filter((f) => rel(f).startsWith('src/core/') || rel(f).startsWith('src/sidecar/'))
+      .flatMap((f) => importsOf(f).map((s) => resolveLocal(f, s)).filter((t): t is string => t !== undefined && (t.endsWith('/src/cli.ts') || t.includes('/src/cli/'))).map((t) => `${rel(f)} imports ${rel(t)}`));
+    expect(offenders).toEqual([]);
+  });
+
   it('bundle-builder/ is reached only from the CLI layer (src/cli.ts, src/cli/)', () => {
     const src = sourceFiles(join(ROOT, 'src'));
     const offenders = src

@@ -2,14 +2,19 @@
  * Keeps the README true: its quickstart commands run as written and print
  * what it shows (read.mjs in process, and the Serve section's curl against
  * the real sidecar), its code block is the example's real code, and its
- * serve options table is the one the code renders. Output blocks are
- * compared whole, so updating one is pasting the new output.
+ * build and serve options tables and its error table are the ones the code
+ * renders. Output blocks are compared whole, so updating one is pasting the
+ * new output.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { optionsMarkdownTable } from '../src/sidecar/options.js';
+import { BUILD_COMMAND } from '../bundle-builder/commands/build.js';
+import { errorsMarkdownTable } from '../src/cli/errors.js';
+import { optionsMarkdownTable } from '../src/option-table.js';
+import { SERVE_COMMAND } from '../src/sidecar/options.js';
 
 const README = readFileSync('README.md', 'utf8');
 
@@ -102,8 +107,25 @@ describe('README', () => {
     expect(readFileSync('examples/quickstart/larder.config.ts', 'utf8')).toBe(code);
   });
 
+  /** The generated table right under its marker comment, whole (so a removed row fails too). */
+  function expectGenerated(marker: string, table: string): void {
+    const at = README.indexOf(marker);
+    expect(at, `README lacks ${marker}`).toBeGreaterThan(-1);
+    const after = README.slice(at + marker.length + 1);
+    const shown = after.slice(0, after.search(/\n(?!\|)/) + 1);
+    expect(shown, `regenerate the table under ${marker}`).toBe(`${table}\n`);
+  }
+
+  it('lists the build options the code has', () => {
+    expectGenerated('<!-- build options: generated from bundle-builder/commands/build.ts; test/readme.test.ts checks it -->', optionsMarkdownTable(BUILD_COMMAND));
+  });
+
   it('lists the serve options the code has', () => {
-    expect(README).toContain(optionsMarkdownTable());
+    expectGenerated('<!-- serve options: generated from src/sidecar/options.ts; test/readme.test.ts checks it -->', optionsMarkdownTable(SERVE_COMMAND));
+  });
+
+  it('lists the error codes of the catalog', () => {
+    expectGenerated('<!-- error codes: generated from src/core/errors.ts; test/readme.test.ts checks it -->', errorsMarkdownTable());
   });
 
   it('gives the two commands', () => {

@@ -1,108 +1,80 @@
 /**
- * `larder build <repo> --out <dir> [--as-of <ISO>] [--hot-keys <file>] [--hot-limit <N>]`.
- * Exit codes: 0 built, 2 bad options, 1 a build failure (bad config or data;
- * the dispatcher prints the LarderError).
+ * `larder build <repo> --out <dir> [options]`: its option table, and the
+ * summary it prints. Exit 0 when built; a bad option or a failed build
+ * throws its LarderError, which the `larder` command prints with the
+ * catalog's exit code.
  */
-import { parseArgs } from 'node:util';
+import { type CommandSpec, type Invalid, type OptionSpec, type ParsedCommand, helpText, integer, nonEmpty, parseCommand, switchValue } from '../../src/option-table.js';
 import { type BuildResult, buildBundle } from '../build.js';
 import { progressPrinter } from '../progress.js';
 
-const HELP = `usage: larder build <repo> --out <dir> [options]
-
-Builds the next bundle version of the feature repo in <repo> (a folder with
-larder.config.ts, .mjs, .js or .json) into <dir>: for each online feature
-view, the value of every entity key as of --as-of, by the as-of rule.
-
-options (flag, environment variable, default):
-  --out <dir>          LARDER_OUT        (required) folder for <project>-v<N>.larder files;
-                                         N is one more than the highest already there
-  --as-of <time>       LARDER_AS_OF      now. ISO 8601: 2024-05-01, 2024-05-01T12:00:00Z,
-                                         2024-05-01T14:00:00+02:00 (no zone = UTC)
-  --hot-keys <file>    LARDER_HOT_KEYS   none (all keys). Keys the bundle holds: one key per
-                                         line, or "key,count" lines; a header line naming the
-                                         join key columns (e.g. "city,driver_id,count") is
-                                         needed for composite keys. Views whose join keys
-                                         differ from the file's keep all keys.
-  --hot-limit <n>      LARDER_HOT_LIMIT  all. Keys kept per view: the first n of a plain file,
-                                         the n largest counts of a key,count file, or without
-                                         --hot-keys the n most recently updated keys.
-                                         0 builds a bundle with definitions and no keys.
-  --threads <n>        LARDER_THREADS    all cores. DuckDB worker threads.
-  --json                                 print the summary as JSON
-  -h, --help                             show this help
-
-Progress goes to stderr, the summary to stdout.`;
-
-class UsageError extends Error {}
-
-/** ISO 8601 date or date-time; a date-time without a zone is UTC. */
-export function parseAsOf(s: string): Date {
-  const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?)?$/i.exec(s.trim());
-  if (!m) throw new UsageError(`--as-of ${JSON.stringify(s)} is not an ISO 8601 time (e.g. 2024-05-01 or 2024-05-01T12:00:00Z)`);
-  const [, date, time, zone] = m;
-  const iso = time ? `${date}T${time}${zone ?? 'Z'}` : `${date}T00:00:00Z`;
-  const d = new Date(iso);
-  // Date rolls 2024-02-30 over to March; a calendar check catches that.
-  const [y, mo, day] = date!.split('-').map(Number) as [number, number, number];
-  const calendarOk = new Date(Date.UTC(y, mo - 1, day)).toISOString().slice(0, 10) === date;
-  if (Number.isNaN(d.getTime()) || !calendarOk) throw new UsageError(`--as-of ${JSON.stringify(s)} is not a valid time`);
-  return d;
-}
-
-function parseCount(flag: string, s: string, min: number): number {
-  if (!/^\d+$/.test(s.trim()) || Number(s) < min) throw new UsageError(`${flag} ${JSON.stringify(s)} must be an integer >= ${min}`);
-  return Number(s);
-}
-
-interface BuildArgs {
-  help: boolean;
-  json: boolean;
+export interface BuildArgs {
   repoDir: string;
   outDir: string;
   asOf?: Date;
   hotKeysFile?: string;
   hotLimit?: number;
   threads?: number;
+  json: boolean;
 }
 
-export function parseBuildArgs(argv: string[], env: NodeJS.ProcessEnv): BuildArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        out: { type: 'string' },
-        'as-of': { type: 'string' },
-        'hot-keys': { type: 'string' },
-        'hot-limit': { type: 'string' },
-        threads: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) return { help: true, json: false, repoDir: '', outDir: '' };
-  if (positionals.length !== 1) {
-    throw new UsageError(positionals.length === 0 ? 'missing <repo> (the feature repo folder)' : `expected one <repo>, got ${positionals.length}: ${positionals.join(' ')}`);
-  }
-  const pick = (flag: string | undefined, name: string) => flag ?? (env[name] !== undefined && env[name] !== '' ? env[name] : undefined);
-  const outDir = pick(values.out, 'LARDER_OUT');
-  if (!outDir) throw new UsageError('missing --out <dir> (or LARDER_OUT)');
-  const args: BuildArgs = { help: false, json: values.json ?? false, repoDir: positionals[0]!, outDir };
-  const asOf = pick(values['as-of'], 'LARDER_AS_OF');
-  if (asOf !== undefined) args.asOf = parseAsOf(asOf);
-  const hotKeys = pick(values['hot-keys'], 'LARDER_HOT_KEYS');
-  if (hotKeys !== undefined) args.hotKeysFile = hotKeys;
-  const hotLimit = pick(values['hot-limit'], 'LARDER_HOT_LIMIT');
-  if (hotLimit !== undefined) args.hotLimit = parseCount('--hot-limit', hotLimit, 0);
-  const threads = pick(values.threads, 'LARDER_THREADS');
-  if (threads !== undefined) args.threads = parseCount('--threads', threads, 1);
-  return args;
+/** ISO 8601 date or date-time; a date-time without a zone is UTC. */
+export function parseAsOf(s: string): Date | Invalid {
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?)?$/i.exec(s.trim());
+  if (!m) return { invalid: 'must be an ISO 8601 time (e.g. 2024-05-01 or 2024-05-01T12:00:00Z)' };
+  const [, date, time, zone] = m;
+  const iso = time ? `${date}T${time}${zone ?? 'Z'}` : `${date}T00:00:00Z`;
+  const d = new Date(iso);
+  // Date rolls 2024-02-30 over to March; a calendar check catches that.
+  const [y, mo, day] = date!.split('-').map(Number) as [number, number, number];
+  const calendarOk = new Date(Date.UTC(y, mo - 1, day)).toISOString().slice(0, 10) === date;
+  if (Number.isNaN(d.getTime()) || !calendarOk) return { invalid: 'must be a valid date and time (ISO 8601)' };
+  return d;
+}
+
+export const BUILD_OPTIONS: readonly OptionSpec<BuildArgs>[] = [
+  {
+    key: 'outDir', flag: '--out', env: 'LARDER_OUT', valueName: '<dir>', defaultText: undefined,
+    description: 'Folder for the bundle files (<project>-v<N>.larder and its .manifest.json); N is one more than the highest version already there.',
+    parse: nonEmpty('a folder path'),
+  },
+  {
+    key: 'asOf', flag: '--as-of', env: 'LARDER_AS_OF', valueName: '<time>', defaultText: undefined, whenUnset: 'now',
+    description: 'Snapshot time, ISO 8601: 2024-05-01, 2024-05-01T12:00:00Z or 2024-05-01T14:00:00+02:00 (no zone = UTC).',
+    parse: parseAsOf,
+  },
+  {
+    key: 'hotKeysFile', flag: '--hot-keys', env: 'LARDER_HOT_KEYS', valueName: '<file>', defaultText: undefined, whenUnset: 'all keys',
+    description: 'Keys the bundle holds: one key per line, or "key,count" lines; a header line naming the join key columns (e.g. "city,driver_id,count") is needed for composite keys. Views whose join keys differ from the file\'s keep all keys.',
+    parse: nonEmpty('a file path'),
+  },
+  {
+    key: 'hotLimit', flag: '--hot-limit', env: 'LARDER_HOT_LIMIT', valueName: '<n>', defaultText: undefined, whenUnset: 'all',
+    description: 'Keys kept per view: the first n of a plain hot keys file, the n largest counts of a key,count file, or without --hot-keys the n most recently updated keys. 0 builds a bundle with the definitions and no keys.',
+    parse: integer(0, Number.MAX_SAFE_INTEGER, 'an integer >= 0'),
+  },
+  {
+    key: 'threads', flag: '--threads', env: 'LARDER_THREADS', valueName: '<n>', defaultText: undefined, whenUnset: 'all cores',
+    description: 'DuckDB worker threads.',
+    parse: integer(1, Number.MAX_SAFE_INTEGER, 'an integer >= 1'),
+  },
+  {
+    key: 'json', flag: '--json', env: 'LARDER_JSON', defaultText: 'false',
+    description: 'Print the summary as JSON.',
+    parse: switchValue,
+  },
+];
+
+export const BUILD_COMMAND: CommandSpec<BuildArgs> = {
+  name: 'build',
+  about: 'Builds the next bundle version of the feature repo in <repo> into --out: for each online feature view, the value of every entity key as of --as-of, by the as-of rule. Progress goes to stderr, the summary to stdout.',
+  positionals: [{ key: 'repoDir', name: 'repo', required: true, description: 'The feature repo folder (with larder.config.ts, .mjs, .js or .json).' }],
+  options: BUILD_OPTIONS,
+};
+
+/** Reads build's arguments; throws LARDER_ERR_USAGE or LARDER_ERR_OPTION naming the flag and its variable. */
+export function parseBuildArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParsedCommand<BuildArgs> {
+  return parseCommand(BUILD_COMMAND, argv, env);
 }
 
 function formatBytes(n: number): string {
@@ -141,18 +113,12 @@ export function formatSummary(r: BuildResult): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let args: BuildArgs;
-  try {
-    args = parseBuildArgs(argv, process.env);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    console.error(`larder build: ${e.message}\nRun "larder build --help" for the options.`);
-    return 2;
-  }
-  if (args.help) {
-    console.log(HELP);
+  const parsed = parseBuildArgs(argv, process.env);
+  if (parsed.help) {
+    console.log(helpText(BUILD_COMMAND));
     return 0;
   }
+  const args = parsed.options;
   const printer = progressPrinter();
   try {
     const result = await buildBundle({

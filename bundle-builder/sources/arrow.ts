@@ -12,6 +12,7 @@ import {
 } from '@duckdb/node-api';
 import { type DataType, type Field, type Table, Type, tableFromIPC } from 'apache-arrow';
 import { sqlIdent } from '../duckdb.js';
+import { LarderError } from '../../src/core/errors.js';
 
 const MS_PER_DAY = 86_400_000;
 
@@ -103,16 +104,24 @@ export interface ArrowFile {
   loads: ColumnLoad[];
 }
 
-/** Reads an Arrow IPC file (file or stream format). Throws with the file named. */
+/**
+ * Reads an Arrow IPC file (file or stream format). Throws LARDER_ERR_SOURCE
+ * saying what is wrong; the caller adds the config file, source and file.
+ */
 export async function readArrowFile(file: string): Promise<ArrowFile> {
-  const bytes = await readFile(file);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(file);
+  } catch (e) {
+    throw new LarderError('LARDER_ERR_SOURCE', (e as Error).message, { cause: e });
+  }
   let table: Table;
   try {
     table = tableFromIPC(bytes);
   } catch (e) {
-    throw new Error(`not a readable Arrow IPC file: ${(e as Error).message}`, { cause: e });
+    throw new LarderError('LARDER_ERR_SOURCE', `not a readable Arrow IPC file: ${(e as Error).message}`, { cause: e });
   }
-  if (table.schema.fields.length === 0) throw new Error('not a readable Arrow IPC file: no columns');
+  if (table.schema.fields.length === 0) throw new LarderError('LARDER_ERR_SOURCE', 'not a readable Arrow IPC file: no columns');
   const columns = new Map<string, string>();
   const loads: ColumnLoad[] = [];
   for (const field of table.schema.fields) {

@@ -1,39 +1,61 @@
 /**
- * The one catalog of larder errors. Every failure a user can cause carries a
- * stable `LARDER_ERR_*` code; the HTTP status for each code is fixed here and
- * nowhere else, so the sidecar, the CLI and the in-process API agree.
+ * The one catalog of larder errors. Every failure a user can meet carries a
+ * stable `LARDER_ERR_*` code; its HTTP status, the `larder` command's exit
+ * code and a one-line meaning are fixed here and nowhere else, so the
+ * sidecar, the CLI, the in-process API and the README agree.
+ *
+ * Exit codes: 2 when the command line itself is wrong (run `--help`), 1 for
+ * everything else. HTTP: 4xx for what a client sent, never 5xx; errors that
+ * cannot come from a request (start-up, builds) are 500 should one ever
+ * reach an answer.
  */
+export interface ErrorSpec {
+  readonly httpStatus: number;
+  readonly exitCode: number;
+  /** One line for the README's error table. */
+  readonly meaning: string;
+}
+
 export const ERROR_CATALOG = {
+  // The command line: the user fixes the command and runs it again.
+  LARDER_ERR_USAGE: { httpStatus: 400, exitCode: 2, meaning: 'The command line is wrong: an unknown command or flag, a flag without its value, a missing or extra argument.' },
+  LARDER_ERR_OPTION: { httpStatus: 400, exitCode: 2, meaning: 'An option is missing or its value is invalid; the message names the flag, its environment variable and where the value came from.' },
+  // The in-process API (buildBundle, encodeBundle, ...).
+  LARDER_ERR_ARGUMENT: { httpStatus: 500, exitCode: 1, meaning: 'A function of the in-process API was called with an argument it cannot use.' },
   // Configuration (feature repo): fail at start-up, never at request time.
-  LARDER_ERR_CONFIG: 500,
-  LARDER_ERR_CONFIG_NOT_FOUND: 500,
+  LARDER_ERR_CONFIG: { httpStatus: 500, exitCode: 1, meaning: 'The feature repo config is invalid, or does not match its data; the message names the file, the view and the field.' },
+  LARDER_ERR_CONFIG_NOT_FOUND: { httpStatus: 500, exitCode: 1, meaning: 'The feature repo folder does not exist, or holds no larder.config.ts, .mjs, .js or .json.' },
   // Offline data read by the builder.
-  LARDER_ERR_SOURCE: 500,
-  // Bundle files.
-  LARDER_ERR_BUNDLE_MAGIC: 500,
-  LARDER_ERR_BUNDLE_VERSION: 500,
-  LARDER_ERR_BUNDLE_CHECKSUM: 500,
-  LARDER_ERR_BUNDLE_CORRUPT: 500,
-  LARDER_ERR_BUNDLE_NOT_FOUND: 500,
-  // Requests: always 4xx.
-  LARDER_ERR_BAD_JSON: 400,
-  LARDER_ERR_BAD_REQUEST: 400,
-  LARDER_ERR_UNKNOWN_VIEW: 404,
-  LARDER_ERR_UNKNOWN_FEATURE: 404,
-  LARDER_ERR_UNKNOWN_SERVICE: 404,
-  LARDER_ERR_MISSING_JOIN_KEY: 400,
-  LARDER_ERR_EXTRA_JOIN_KEY: 400,
-  LARDER_ERR_JOIN_KEY_TYPE: 400,
-  LARDER_ERR_ENTITY_LENGTHS: 400,
-  LARDER_ERR_TOO_MANY_ENTITIES: 413,
-  LARDER_ERR_BODY_TOO_LARGE: 413,
-  LARDER_ERR_NOT_FOUND: 404,
-  LARDER_ERR_NOT_READY: 503,
+  LARDER_ERR_SOURCE: { httpStatus: 500, exitCode: 1, meaning: 'Offline data or the hot keys file cannot be read: missing, unreadable or malformed.' },
+  LARDER_ERR_VALUE: { httpStatus: 500, exitCode: 1, meaning: 'A value in the offline data cannot be stored in a bundle (an integer beyond ±2^53, a key holding U+001F, a view over 4 GiB).' },
+  // Bundle files and folders.
+  LARDER_ERR_BUNDLE_MAGIC: { httpStatus: 500, exitCode: 1, meaning: 'The file is not a larder bundle.' },
+  LARDER_ERR_BUNDLE_VERSION: { httpStatus: 500, exitCode: 1, meaning: 'The bundle was written in a format version this larder does not read.' },
+  LARDER_ERR_BUNDLE_CHECKSUM: { httpStatus: 500, exitCode: 1, meaning: "The bundle's bytes do not match its checksums: damaged or truncated." },
+  LARDER_ERR_BUNDLE_CORRUPT: { httpStatus: 500, exitCode: 1, meaning: 'The bundle (or its .manifest.json) passed its checksums but its contents are inconsistent.' },
+  LARDER_ERR_BUNDLE_NOT_FOUND: { httpStatus: 500, exitCode: 1, meaning: 'A bundle file or its manifest does not exist or cannot be read.' },
+  LARDER_ERR_BUNDLE_DIR: { httpStatus: 500, exitCode: 1, meaning: 'A bundle folder cannot be listed, or a bundle cannot be written into it (not a folder, no permission, disk full).' },
+  // The sidecar's start-up.
+  LARDER_ERR_LISTEN: { httpStatus: 500, exitCode: 1, meaning: 'The sidecar cannot listen on its host and port (taken, not permitted, unknown host).' },
+  // Requests: always 4xx (or 503 while no bundle is loaded).
+  LARDER_ERR_BAD_JSON: { httpStatus: 400, exitCode: 1, meaning: 'The request body is empty, not UTF-8 or not JSON.' },
+  LARDER_ERR_BAD_REQUEST: { httpStatus: 400, exitCode: 1, meaning: 'The request is not the shape Feast defines (fields, types, content type or encoding), or its body was cut short.' },
+  LARDER_ERR_UNKNOWN_VIEW: { httpStatus: 404, exitCode: 1, meaning: 'A feature reference names a feature view the bundle does not hold.' },
+  LARDER_ERR_UNKNOWN_FEATURE: { httpStatus: 404, exitCode: 1, meaning: 'A feature reference names a feature its view does not have.' },
+  LARDER_ERR_UNKNOWN_SERVICE: { httpStatus: 404, exitCode: 1, meaning: 'The request names a feature service the repo does not define.' },
+  LARDER_ERR_MISSING_JOIN_KEY: { httpStatus: 400, exitCode: 1, meaning: 'A requested feature view needs a join key that "entities" does not give.' },
+  LARDER_ERR_EXTRA_JOIN_KEY: { httpStatus: 400, exitCode: 1, meaning: '"entities" gives a join key no requested feature view uses.' },
+  LARDER_ERR_JOIN_KEY_TYPE: { httpStatus: 400, exitCode: 1, meaning: "A join key value is not of the join key's type." },
+  LARDER_ERR_ENTITY_LENGTHS: { httpStatus: 400, exitCode: 1, meaning: 'The join key columns of "entities" have different lengths.' },
+  LARDER_ERR_TOO_MANY_ENTITIES: { httpStatus: 413, exitCode: 1, meaning: 'The request asks for more entities than --max-entities allows.' },
+  LARDER_ERR_BODY_TOO_LARGE: { httpStatus: 413, exitCode: 1, meaning: 'The request body is larger than --max-body-bytes allows.' },
+  LARDER_ERR_NOT_FOUND: { httpStatus: 404, exitCode: 1, meaning: 'No such route.' },
+  LARDER_ERR_NOT_READY: { httpStatus: 503, exitCode: 1, meaning: 'The sidecar has no bundle loaded yet; the message says why.' },
   // A tier (Redis, ...) that did not answer in time; its keys read as misses.
-  LARDER_ERR_TIER_TIMEOUT: 503,
+  LARDER_ERR_TIER_TIMEOUT: { httpStatus: 503, exitCode: 1, meaning: 'A tier (Redis, ...) did not answer within its deadline; its keys were answered as misses.' },
   // A bug, never a user's fault: the sidecar logs the stack and answers this.
-  LARDER_ERR_INTERNAL: 500,
-} as const;
+  LARDER_ERR_INTERNAL: { httpStatus: 500, exitCode: 1, meaning: "A bug in larder (the details are logged): please report it." },
+} as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
 
@@ -47,7 +69,12 @@ export class LarderError extends Error {
 
   /** HTTP status for this error, from the catalog. */
   get httpStatus(): number {
-    return ERROR_CATALOG[this.code];
+    return ERROR_CATALOG[this.code].httpStatus;
+  }
+
+  /** The `larder` command's exit code for this error, from the catalog. */
+  get exitCode(): number {
+    return ERROR_CATALOG[this.code].exitCode;
   }
 
   toJSON(): { error: { code: ErrorCode; message: string } } {

@@ -76,7 +76,7 @@ export class BundleDirSource implements BundleSource {
       candidates = await listBundles(this.dir, this.project);
       this.lastDirError = '';
     } catch (e) {
-      const message = `cannot list bundle directory ${this.dir}: ${(e as Error).message}`;
+      const message = (e as Error).message; // LARDER_ERR_BUNDLE_DIR, naming the folder
       if (message !== this.lastDirError) this.log.warn(message);
       this.lastDirError = message;
       this.setNotReady(message);

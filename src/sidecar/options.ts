@@ -1,10 +1,9 @@
 /**
- * The options of `larder serve`, once. Every option has a flag, an
- * environment variable, a default and a description; `--help` and the
- * README's table are both rendered from this list. Precedence: flag, then
- * environment variable, then default.
+ * The options of `larder serve`, once: the table below is what parses them,
+ * prints `--help` and renders the README's table (the machinery is
+ * src/cli/options.ts, shared by every command).
  */
-import { parseArgs } from 'node:util';
+import { type CommandSpec, type OptionSpec as CommandOptionSpec, type ParsedCommand, bytes, integer, nonEmpty, parseCommand, switchValue } from '../option-table.js';
 
 export interface ServeOptions {
   /** Directory of bundle files (`<project>-v<N>.larder`). */
@@ -25,61 +24,8 @@ export interface ServeOptions {
   serveStale: boolean;
 }
 
-/** A bad option value or flag; the command exits 2 with this message. */
-export class OptionError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'OptionError';
-  }
-}
-
-export interface OptionSpec<K extends keyof ServeOptions = keyof ServeOptions> {
-  key: K;
-  flag: string;
-  env: string;
-  /** Placeholder shown in help, e.g. `<dir>`. */
-  valueName: string;
-  /** The default as a user would write it; undefined = required. */
-  defaultText: string | undefined;
-  description: string;
-  /** Turns the raw text into the value, or returns why it is bad. */
-  parse(raw: string): ServeOptions[K] | { invalid: string };
-}
-
-const KIB = 1024;
-const MIB = 1024 * KIB;
-const GIB = 1024 * MIB;
-const UNITS: Record<string, number> = { '': 1, b: 1, kib: KIB, mib: MIB, gib: GIB };
-
-/** Bytes as digits with an optional binary unit: `1048576`, `512KiB`, `64MiB`. */
-export function parseBytes(raw: string): number | undefined {
-  const m = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(raw);
-  if (!m) return undefined;
-  const unit = UNITS[m[2]!.toLowerCase()];
-  if (unit === undefined) return undefined;
-  const n = Number(m[1]) * unit;
-  return Number.isSafeInteger(n) ? n : undefined;
-}
-
-function integer(min: number, max: number, what: string) {
-  return (raw: string): number | { invalid: string } => {
-    const n = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
-    if (!Number.isSafeInteger(n) || n < min || n > max) return { invalid: `must be ${what}` };
-    return n;
-  };
-}
-
-function bytes(min: number, what: string) {
-  return (raw: string): number | { invalid: string } => {
-    const n = parseBytes(raw);
-    if (n === undefined || n < min) return { invalid: `must be ${what}: a number of bytes, optionally with KiB, MiB or GiB (e.g. 64MiB)` };
-    return n;
-  };
-}
-
-function nonEmpty(what: string) {
-  return (raw: string): string | { invalid: string } => (raw.trim() === '' ? { invalid: `must be ${what}` } : raw);
-}
+/** One entry of the serve table. */
+export type OptionSpec = CommandOptionSpec<ServeOptions>;
 
 export const SERVE_OPTIONS: readonly OptionSpec[] = [
   {
@@ -123,81 +69,24 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     parse: integer(0, 3_600_000, 'an integer from 0 to 3600000'),
   },
   {
-    key: 'serveStale', flag: '--serve-stale', env: 'LARDER_SERVE_STALE', valueName: '<true|false>', defaultText: 'false',
+    key: 'serveStale', flag: '--serve-stale', env: 'LARDER_SERVE_STALE', defaultText: 'false',
     description: "Answer a row older than its view's TTL with its own value, as Feast's servers do, instead of the feature's default as training sets read it. Its status is OUTSIDE_MAX_AGE either way.",
-    parse: (raw) => (/^(true|1|yes)$/i.test(raw.trim()) ? true : /^(false|0|no)$/i.test(raw.trim()) ? false : { invalid: 'must be true or false' }),
+    parse: switchValue,
   },
 ];
 
-const flagName = (spec: OptionSpec): string => spec.flag.slice(2);
-
-export type ParsedServeArgs = { help: true } | { help: false; options: ServeOptions };
+export const SERVE_COMMAND: CommandSpec<ServeOptions> = {
+  name: 'serve',
+  about: "Serves bundles over Feast's HTTP API: POST /get-online-features, GET /health, /ready, /bundle, /metrics.",
+  positionals: [],
+  options: SERVE_OPTIONS,
+};
 
 /**
- * Reads options from argv and the environment. Throws OptionError naming
- * the flag and the environment variable of a bad or missing value.
+ * Reads options from argv and the environment. Throws LarderError
+ * (LARDER_ERR_USAGE, LARDER_ERR_OPTION) naming the flag and the
+ * environment variable of a bad or missing value.
  */
-export function parseServeArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParsedServeArgs {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    const parsed = parseArgs({
-      args: [...argv],
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        ...Object.fromEntries(SERVE_OPTIONS.map((s) => [flagName(s), { type: 'string' as const }])),
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-    values = parsed.values;
-  } catch (e) {
-    throw new OptionError((e as Error).message);
-  }
-  if (values.help === true) return { help: true };
-
-  const options: Partial<Record<keyof ServeOptions, unknown>> = {};
-  for (const spec of SERVE_OPTIONS) {
-    const fromFlag = values[flagName(spec)];
-    const fromEnv = env[spec.env];
-    const raw = typeof fromFlag === 'string' ? fromFlag : fromEnv !== undefined && fromEnv !== '' ? fromEnv : spec.defaultText;
-    const where = typeof fromFlag === 'string' ? `${spec.flag}` : fromEnv !== undefined && fromEnv !== '' ? `${spec.env}` : 'default';
-    if (raw === undefined) throw new OptionError(`${spec.flag} (or ${spec.env}) is required: ${spec.description}`);
-    const value = spec.parse(raw);
-    if (typeof value === 'object' && value !== null && 'invalid' in value) {
-      throw new OptionError(`${spec.flag} (${spec.env}) ${value.invalid}, got ${JSON.stringify(raw)} from ${where}`);
-    }
-    options[spec.key] = value;
-  }
-  return { help: false, options: options as ServeOptions };
-}
-
-export function helpText(): string {
-  const rows = SERVE_OPTIONS.map((s) => {
-    const left = `  ${s.flag} ${s.valueName}`;
-    const def = s.defaultText === undefined ? 'required' : `default ${s.defaultText}`;
-    return `${left}\n      ${s.description}\n      env ${s.env}; ${def}`;
-  });
-  return [
-    'usage: larder serve --bundles <dir> [options]',
-    '',
-    "Serves bundles over Feast's HTTP API: POST /get-online-features, GET /health, /ready, /bundle, /metrics.",
-    'Each option can also be set by its environment variable; a flag wins over the variable.',
-    '',
-    'options:',
-    ...rows,
-    '  -h, --help',
-    '      print this help',
-  ].join('\n');
-}
-
-/** Text safe inside a Markdown table cell (no HTML-looking tags, no column breaks). */
-const markdownCell = (text: string): string => text.replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '\\|');
-
-/** The options as a Markdown table, for the README. */
-export function optionsMarkdownTable(): string {
-  const lines = ['| Flag | Environment variable | Default | Description |', '| --- | --- | --- | --- |'];
-  for (const s of SERVE_OPTIONS) {
-    lines.push(`| \`${s.flag} ${s.valueName}\` | \`${s.env}\` | ${s.defaultText === undefined ? '(required)' : `\`${s.defaultText}\``} | ${markdownCell(s.description)} |`);
-  }
-  return lines.join('\n');
+export function parseServeArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParsedCommand<ServeOptions> {
+  return parseCommand(SERVE_COMMAND, argv, env);
 }

@@ -8,24 +8,17 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { stat } from 'node:fs/promises';
 import { getRequestListener } from '@hono/node-server';
+import { LarderError } from '../core/errors.js';
 import { LruTier } from '../core/resolve/tiers/lru.js';
 import { BufferPool } from './buffer-pool.js';
 import { createApp } from './app.js';
 import { BundleDirSource } from './bundle-dir-source.js';
 import { BurstLog, type Logger, stderrLogger } from './log.js';
 import { Metrics } from './metrics.js';
-import { OptionError, type ServeOptions } from './options.js';
+import type { ServeOptions } from './options.js';
 import { type Answer, ONLINE_ROUTE, type RouteDeps, answerBody, errorAnswer } from './online-route.js';
 import { checkBodyHeaders, collectIncoming, incomingHeader } from './request-body.js';
 import { ServingStateHolder } from './serving-state.js';
-
-/** The sidecar could not bind its address (taken, not permitted, unknown host). */
-export class ListenError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ListenError';
-  }
-}
 
 export interface Sidecar {
   readonly host: string;
@@ -50,7 +43,10 @@ export interface SidecarExtras {
   log?: Logger;
 }
 
-/** Starts a sidecar with `options`; rejects when it cannot listen. */
+/**
+ * Starts a sidecar with `options`; rejects with LARDER_ERR_OPTION when
+ * --bundles is not a readable folder, LARDER_ERR_LISTEN when it cannot listen.
+ */
 export async function startSidecar(options: ServeOptions, extras: SidecarExtras = {}): Promise<Sidecar> {
   const now = extras.now ?? Date.now;
   const log = extras.log ?? stderrLogger;
@@ -149,14 +145,15 @@ export function closeOnSignals(sidecar: Sidecar, graceMs: number, log: Logger): 
 }
 
 async function checkBundleDir(dir: string): Promise<void> {
+  let isDirectory: boolean;
   try {
-    const s = await stat(dir);
-    if (!s.isDirectory()) throw new OptionError(`--bundles (LARDER_BUNDLES) must be a directory, but ${dir} is not one`);
+    isDirectory = (await stat(dir)).isDirectory();
   } catch (e) {
-    if (e instanceof OptionError) throw e;
     // A directory that does not exist yet is fine: it is polled until a bundle appears.
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new OptionError(`--bundles (LARDER_BUNDLES): cannot read ${dir}: ${(e as Error).message}`);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new LarderError('LARDER_ERR_OPTION', `--bundles (LARDER_BUNDLES): cannot read ${dir}: ${(e as Error).message}`, { cause: e });
   }
+  if (!isDirectory) throw new LarderError('LARDER_ERR_OPTION', `--bundles (LARDER_BUNDLES) must be a directory, but ${dir} is not one`);
 }
 
 /**
@@ -192,11 +189,20 @@ function answerDirect(deps: RouteDeps, pool: BufferPool, req: IncomingMessage, r
   });
 }
 
+/** The usual reasons a bind fails, with the option that fixes each. */
+const LISTEN_HINTS: Record<string, string> = {
+  EADDRINUSE: 'another process holds the port: choose another with --port or LARDER_PORT',
+  EACCES: 'this port needs privileges: choose another with --port or LARDER_PORT',
+  EADDRNOTAVAIL: 'no such address on this machine: check --host or LARDER_HOST',
+  ENOTFOUND: 'unknown host name: check --host or LARDER_HOST',
+};
+
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
-      reject(new ListenError(`cannot listen on ${host}:${port}: ${e.message}`, { cause: e }));
+      const hint = LISTEN_HINTS[e.code ?? ''];
+      reject(new LarderError('LARDER_ERR_LISTEN', `cannot listen on ${host}:${port}: ${e.message}${hint ? ` (${hint})` : ''}`, { cause: e }));
     };
     const onListening = () => {
       server.off('error', onError);

@@ -52,18 +52,33 @@ describe('catalog', () => {
 });
 
 describe('build options', () => {
+  const iso = (s: string) => {
+    const d = parseAsOf(s);
+    if (!(d instanceof Date)) throw new Error(`refused ${s}: ${d.invalid}`);
+    return d.toISOString();
+  };
+
   it('parses --as-of as ISO 8601, zone-less times as UTC', () => {
-    expect(parseAsOf('2024-05-01').toISOString()).toBe('2024-05-01T00:00:00.000Z');
-    expect(parseAsOf('2024-05-01T12:30').toISOString()).toBe('2024-05-01T12:30:00.000Z');
-    expect(parseAsOf('2024-05-01T12:30:00.250Z').toISOString()).toBe('2024-05-01T12:30:00.250Z');
-    expect(parseAsOf('2024-05-01T14:00:00+02:00').toISOString()).toBe('2024-05-01T12:00:00.000Z');
-    for (const bad of ['now', '05/01/2024', '2024-02-30', '2024-05-01T25:00:00Z', '']) expect(() => parseAsOf(bad)).toThrow(/--as-of/);
+    expect(iso('2024-05-01')).toBe('2024-05-01T00:00:00.000Z');
+    expect(iso('2024-05-01T12:30')).toBe('2024-05-01T12:30:00.000Z');
+    expect(iso('2024-05-01T12:30:00.250Z')).toBe('2024-05-01T12:30:00.250Z');
+    expect(iso('2024-05-01T14:00:00+02:00')).toBe('2024-05-01T12:00:00.000Z');
+    for (const bad of ['now', '05/01/2024', '2024-02-30', '2024-05-01T25:00:00Z', '']) {
+      expect(parseAsOf(bad), bad).toEqual({ invalid: expect.stringMatching(/^must be (an ISO 8601 time|a valid date and time)/) });
+    }
   });
 
   it('takes flags over environment variables', () => {
     const env = { LARDER_OUT: '/env/out', LARDER_HOT_LIMIT: '5', LARDER_AS_OF: '2024-01-01' };
-    expect(parseBuildArgs(['repo'], env)).toMatchObject({ repoDir: 'repo', outDir: '/env/out', hotLimit: 5 });
-    expect(parseBuildArgs(['repo', '--out', '/flag', '--hot-limit', '0'], env)).toMatchObject({ outDir: '/flag', hotLimit: 0 });
-    expect(parseBuildArgs(['repo'], env).asOf?.toISOString()).toBe('2024-01-01T00:00:00.000Z');
+    const parse = (argv: string[]) => {
+      const r = parseBuildArgs(argv, env);
+      if (r.help) throw new Error('unexpected --help');
+      return r.options;
+    };
+    expect(parse(['repo'])).toMatchObject({ repoDir: 'repo', outDir: '/env/out', hotLimit: 5, json: false });
+    expect(parse(['repo', '--out', '/flag', '--hot-limit', '0', '--json'])).toMatchObject({ outDir: '/flag', hotLimit: 0, json: true });
+    expect(parse(['repo']).asOf?.toISOString()).toBe('2024-01-01T00:00:00.000Z');
+    // Options left out stay out: buildBundle picks now, all keys, all cores.
+    expect(parseBuildArgs(['repo'], { LARDER_OUT: 'o' })).toEqual({ help: false, options: { repoDir: 'repo', outDir: 'o', json: false } });
   });
 });

@@ -8,6 +8,8 @@ import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUILD_OPTIONS } from '../../bundle-builder/commands/build.js';
+import { CATALOG_OPTIONS } from '../../bundle-builder/commands/catalog.js';
 import { openBundle } from '../../src/bundle-file.js';
 import { DataFiles, removeTempDirs, tempDir, writeConfig } from './helpers.js';
 
@@ -125,16 +127,33 @@ describe('larder build', () => {
     expect(r.stderr).toMatch(/LARDER_ERR_CONFIG_NOT_FOUND: no feature repo config in .* \(looked for larder\.config\.ts/);
   });
 
-  it('exits 2 on bad options, with a pointer to --help', async () => {
+  it('exits 2 (LARDER_ERR_OPTION) on a bad value, naming the flag, its variable and where the value came from', async () => {
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [['--as-of', 'yesterday'], {}, /LARDER_ERR_OPTION: --as-of \(LARDER_AS_OF\) must be an ISO 8601 time .*got "yesterday" from --as-of/],
+      [['--as-of', '2024-13-45'], {}, /--as-of \(LARDER_AS_OF\) must be a valid date and time/],
+      [['--as-of', '2024-02-30'], {}, /--as-of \(LARDER_AS_OF\) must be a valid date and time/],
+      [[], { LARDER_AS_OF: '2024-02-30' }, /LARDER_ERR_OPTION: --as-of \(LARDER_AS_OF\) .*got "2024-02-30" from LARDER_AS_OF/],
+      [['--hot-limit=-1'], {}, /--hot-limit \(LARDER_HOT_LIMIT\) must be an integer >= 0, got "-1" from --hot-limit/],
+      [[], { LARDER_HOT_LIMIT: 'ten' }, /LARDER_ERR_OPTION: --hot-limit \(LARDER_HOT_LIMIT\) must be an integer >= 0, got "ten" from LARDER_HOT_LIMIT/],
+      [[], { LARDER_THREADS: '0' }, /--threads \(LARDER_THREADS\) must be an integer >= 1, got "0" from LARDER_THREADS/],
+      [[], { LARDER_JSON: 'sure' }, /--json \(LARDER_JSON\) must be true or false .*got "sure" from LARDER_JSON/],
+    ];
+    for (const [args, env, message] of cases) {
+      const r = await larder(['build', repoDir, '--out', '/tmp/x', ...args], { LARDER_OUT: '', ...env });
+      expect({ args, env, code: r.code }).toEqual({ args, env, code: 2 });
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toContain('Run "larder build --help" for the options.');
+      expect(r.stdout).toBe('');
+    }
+  });
+
+  it('exits 2 on a wrong command line (LARDER_ERR_USAGE) or a missing option (LARDER_ERR_OPTION)', async () => {
     const cases: [string[], RegExp][] = [
-      [['build', repoDir, '--out', '/tmp/x', '--as-of', 'yesterday'], /--as-of "yesterday" is not an ISO 8601 time/],
-      [['build', repoDir, '--out', '/tmp/x', '--as-of', '2024-13-45'], /--as-of "2024-13-45" is not a valid time/],
-      [['build', repoDir, '--out', '/tmp/x', '--as-of', '2024-02-30'], /--as-of "2024-02-30" is not a valid time/],
-      [['build', repoDir, '--out', '/tmp/x', '--hot-limit', '-1'], /--hot-limit/],
-      [['build', repoDir, '--out', '/tmp/x', '--hot-limit', 'ten'], /--hot-limit "ten" must be an integer >= 0/],
-      [['build', repoDir, '--out', '/tmp/x', '--frobnicate'], /Unknown option '--frobnicate'/],
-      [['build', repoDir], /missing --out <dir>/],
-      [['build', '--out', '/tmp/x'], /missing <repo>/],
+      [['build', repoDir, '--out', '/tmp/x', '--frobnicate'], /^larder: LARDER_ERR_USAGE: Unknown option '--frobnicate'/],
+      [['build', repoDir, '--out'], /^larder: LARDER_ERR_USAGE: .*--out/],
+      [['build', repoDir, 'other', '--out', '/tmp/x'], /^larder: LARDER_ERR_USAGE: expected <repo>, got 2 arguments/],
+      [['build', repoDir], /^larder: LARDER_ERR_OPTION: --out \(or LARDER_OUT\) is required/],
+      [['build', '--out', '/tmp/x'], /^larder: LARDER_ERR_USAGE: missing <repo>: The feature repo folder/],
     ];
     for (const [args, message] of cases) {
       const r = await larder(args, { LARDER_OUT: '' });
@@ -144,11 +163,24 @@ describe('larder build', () => {
     }
   });
 
-  it('--help documents every option and its environment variable', async () => {
+  it('exits 1 with LARDER_ERR_BUNDLE_DIR when --out is a file', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'not-a-folder');
+    await writeFile(file, 'x');
+    const r = await larder(['build', repoDir, '--out', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^larder: LARDER_ERR_BUNDLE_DIR: cannot list bundle folder ${file}: ENOTDIR`, 'm'));
+    expect(r.stderr).not.toContain('    at ');
+  });
+
+  it('--help documents every option of the table with its environment variable', async () => {
     const r = await larder(['build', '--help']);
     expect(r.code).toBe(0);
-    for (const s of ['--out', 'LARDER_OUT', '--as-of', 'LARDER_AS_OF', '--hot-keys', 'LARDER_HOT_KEYS', '--hot-limit', 'LARDER_HOT_LIMIT', '--threads']) {
-      expect(r.stdout).toContain(s);
+    expect(r.stdout).toContain('usage: larder build <repo> --out <dir> [options]');
+    expect(r.stdout).toContain('<repo>');
+    for (const o of BUILD_OPTIONS) {
+      expect(r.stdout).toContain(`  ${o.flag}`);
+      expect(r.stdout).toContain(`env ${o.env}`);
     }
   });
 });
@@ -170,12 +202,46 @@ describe('larder catalog', () => {
   });
 
   it('exit codes: 2 for bad arguments, 1 for a bad config', async () => {
-    expect((await larder(['catalog'])).code).toBe(2);
-    expect((await larder(['catalog', repoDir, '--nope'])).code).toBe(2);
+    const none = await larder(['catalog']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/^larder: LARDER_ERR_USAGE: missing <repo>/);
+    const flag = await larder(['catalog', repoDir, '--nope']);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toMatch(/^larder: LARDER_ERR_USAGE: Unknown option '--nope'/);
+    expect(flag.stderr).toContain('Run "larder catalog --help" for the options.');
+    const env = await larder(['catalog', repoDir], { LARDER_JSON: 'sure' });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toMatch(/^larder: LARDER_ERR_OPTION: --json \(LARDER_JSON\) must be true or false .*got "sure" from LARDER_JSON/);
+    expect(env.stdout).toBe('');
     const dir = await tempDir();
     await writeFile(join(dir, 'larder.config.json'), '{');
     const r = await larder(['catalog', dir]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`${join(dir, 'larder.config.json')}: invalid JSON`);
+    expect(r.stderr).toContain(`larder: LARDER_ERR_CONFIG: ${join(dir, 'larder.config.json')}: invalid JSON`);
+  });
+
+  it('LARDER_JSON=1 prints JSON like --json', async () => {
+    const r = await larder(['catalog', repoDir, 'average'], { LARDER_JSON: '1' });
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as { feature: string }[]).map((e) => e.feature)).toEqual(['rating']);
+  });
+
+  it('--help documents the arguments and every option of the table', async () => {
+    const r = await larder(['catalog', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('usage: larder catalog <repo> [query] [options]');
+    for (const o of CATALOG_OPTIONS) {
+      expect(r.stdout).toContain(`  ${o.flag}`);
+      expect(r.stdout).toContain(`env ${o.env}`);
+    }
+  });
+});
+
+describe('larder', () => {
+  it('an unknown command exits 2 with LARDER_ERR_USAGE naming the commands', async () => {
+    const r = await larder(['frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^larder: LARDER_ERR_USAGE: unknown command "frobnicate" \(commands: build, catalog, serve, demo\)/);
+    expect((await larder(['constructor'])).code).toBe(2);
   });
 });

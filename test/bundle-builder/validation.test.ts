@@ -228,7 +228,36 @@ describe('unreadable data', () => {
       [7, new Date('2024-01-01T00:00:00Z'), 1, 'a', 2n ** 60n],
     ]);
     const e = await buildError(dir);
-    expect(e.code).toBe('LARDER_ERR_SOURCE');
+    expect(e.code).toBe('LARDER_ERR_VALUE');
     expect(e.message).toMatch(/feature view "stats", feature "huge": value 1152921504606846976 of key "7" is outside ±2\^53/);
+    expect(e.message).toMatch(/\(source "events", .*events\.parquet\)$/);
+  });
+
+  it('a string join key holding U+001F (the composite key separator)', async () => {
+    const { dir } = await repoDir(() => undefined);
+    await data.write(join(dir, 'events.parquet'), { driver_id: 'VARCHAR', event_ts: 'TIMESTAMP', rating: 'DOUBLE', label: 'VARCHAR' }, [
+      ['a\u001fb', new Date('2024-01-01T00:00:00Z'), 1, 'a'],
+    ]);
+    const e = await buildError(dir);
+    expect(e.code).toBe('LARDER_ERR_VALUE');
+    expect(e.message).toMatch(/feature view "stats", join key "driver_id": value "a\\u001fb" contains U\+001F/);
+  });
+});
+
+describe('buildBundle refuses arguments it cannot use', () => {
+  it('with LARDER_ERR_ARGUMENT naming the argument', async () => {
+    const { dir } = await repoDir(() => undefined);
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ asOf: new Date(NaN) }, /buildBundle: asOf must be a valid Date/],
+      [{ hotLimit: -1 }, /buildBundle: hotLimit must be an integer >= 0, got -1/],
+      [{ hotLimit: 1.5 }, /hotLimit must be an integer >= 0, got 1.5/],
+      [{ threads: 0 }, /buildBundle: threads must be an integer >= 1, got 0/],
+    ];
+    for (const [extra, message] of cases) {
+      const e = await buildBundle({ repoDir: dir, outDir: join(dir, 'out'), ...extra }).then(() => undefined, (err: unknown) => err);
+      expect(e, message.source).toBeInstanceOf(LarderError);
+      expect((e as LarderError).code).toBe('LARDER_ERR_ARGUMENT');
+      expect((e as LarderError).message).toMatch(message);
+    }
   });
 });

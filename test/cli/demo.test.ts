@@ -3,12 +3,14 @@
  * process, send the request of the curl it prints, and stop it; run it again
  * on the same folder; and run it on a port that is taken.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { DEMO_COMMAND } from '../../src/cli/demo.js';
 
 const CLI = join(process.cwd(), 'dist/src/cli.js');
 
@@ -103,7 +105,7 @@ describe('larder demo', () => {
       const dir = demoDir();
       const r = await runDemo(['--dir', dir, '--port', String(port)]);
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain(`larder demo: port ${port} on 127.0.0.1 is already in use`);
+      expect(r.stderr).toContain(`larder: LARDER_ERR_LISTEN: port ${port} on 127.0.0.1 is already in use`);
       expect(r.stderr).toContain('--port <port> or LARDER_PORT=<port>');
       expect(r.stdout).not.toContain('Built');
       expect(existsSync(dir)).toBe(false);
@@ -133,8 +135,53 @@ describe('larder demo', () => {
     const dir = demoDir();
     const r = await runDemo(['--dir', dir, '--port', 'sixty']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^larder demo: .*--port/);
+    expect(r.stderr).toMatch(/^larder: LARDER_ERR_OPTION: --port \(LARDER_PORT\)/);
     expect(existsSync(dir)).toBe(false);
+  });
+
+  const exec = promisify(execFile);
+  async function demo(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+    try {
+      const { stdout, stderr } = await exec(process.execPath, [CLI, 'demo', ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
+      return { code: 0, stdout, stderr };
+    } catch (e) {
+      const err = e as { code: number; stdout: string; stderr: string };
+      return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+    }
+  }
+
+  it('a bad flag or environment variable exits 2 naming both, before writing anything', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'larder-demo-')), 'demo');
+    const flag = await demo(['--dir', dir, '--port', 'abc']);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toBe('larder: LARDER_ERR_OPTION: --port (LARDER_PORT) must be an integer from 0 to 65535, got "abc" from --port\nRun "larder demo --help" for the options.\n');
+    const env = await demo(['--dir', dir], { LARDER_MAX_ENTITIES: 'many' });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toMatch(/^larder: LARDER_ERR_OPTION: --max-entities \(LARDER_MAX_ENTITIES\) .*got "many" from LARDER_MAX_ENTITIES$/m);
+    const unknown = await demo(['--dir', dir, '--bundles', dir]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^larder: LARDER_ERR_USAGE: Unknown option '--bundles'/);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('a --dir that cannot be written exits 2 naming the flag and its variable', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'larder-demo-')), 'a-file');
+    writeFileSync(file, 'x');
+    const r = await demo([], { LARDER_DEMO_DIR: file });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^larder: LARDER_ERR_OPTION: --dir \\(LARDER_DEMO_DIR\\): cannot write the demo repo to ${file}: .*ENOTDIR`, 'm'));
+  });
+
+  it('--help lists every option of its table: --dir and the sidecar\'s own', async () => {
+    const r = await demo(['--help']);
+    expect(r.code).toBe(0);
+    const flags = DEMO_COMMAND.options.map((o) => o.flag);
+    expect(flags).toEqual(expect.arrayContaining(['--dir', '--port', '--host', '--max-entities']));
+    expect(flags).not.toContain('--bundles');
+    for (const o of DEMO_COMMAND.options) {
+      expect(r.stdout).toContain(`  ${o.flag} ${o.valueName ?? ''}`.trimEnd());
+      expect(r.stdout).toContain(`env ${o.env}`);
+    }
   });
 });
 

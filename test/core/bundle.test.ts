@@ -185,6 +185,22 @@ describe('bundle round trip', () => {
     const view: FeatureViewDef = { ...everyDtype, features: [{ name: 'big', dtype: 'int64' }] };
     const p = bundleBytes(repoWith([view]), [{ name: 'user_stats', joinKeys: [{ name: 'user_id', dtype: 'int64' }], keys: ['1'], eventTsMs: [T0], columns: { big: [2n ** 60n] } }]);
     await expect(p).rejects.toThrow(/feature view "user_stats", feature "big" \(int64\).*safe integer/);
+    await expect(p).rejects.toMatchObject({ code: 'LARDER_ERR_VALUE' });
+  });
+
+  it('refuses snapshots that do not fit the repo with LARDER_ERR_ARGUMENT', async () => {
+    const joinKeys = [{ name: 'user_id', dtype: 'int64' as const }];
+    const view: FeatureViewDef = { ...everyDtype, features: [{ name: 'n', dtype: 'int64' }] };
+    const cases: [Parameters<typeof bundleBytes>[1], RegExp][] = [
+      [[{ name: 'ghost', joinKeys, keys: [], eventTsMs: [], columns: {} }], /view "ghost" is not defined in the repo/],
+      [[{ name: 'user_stats', joinKeys, keys: ['1'], eventTsMs: [], columns: { n: [1] } }], /eventTsMs has 0 rows, keys 1/],
+      [[{ name: 'user_stats', joinKeys, keys: ['1'], eventTsMs: [T0], columns: {} }], /feature "n": expected 1 values, got none/],
+    ];
+    for (const [views, message] of cases) {
+      const p = bundleBytes(repoWith([view]), views);
+      await expect(p).rejects.toThrow(message);
+      await expect(p).rejects.toMatchObject({ code: 'LARDER_ERR_ARGUMENT' });
+    }
   });
 });
 

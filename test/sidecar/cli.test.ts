@@ -1,7 +1,7 @@
 /**
  * The sidecar as users run it: `node dist/src/cli.js serve ...` in a child
  * process (build first: `npx tsc -p tsconfig.json`; `npm test` does). It
- * answers over HTTP, refuses bad options with exit 2, and on SIGTERM stops
+ * answers over HTTP, refuses bad options with exit 2 and the error's code, and on SIGTERM stops
  * accepting, completes the requests in flight and exits 0.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -10,6 +10,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SERVE_OPTIONS } from '../../src/sidecar/options.js';
 import { removeDir, tempDir, writeShopBundle } from './helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -210,26 +211,29 @@ describe('larder serve (CLI)', () => {
 
 describe('larder serve refuses bad options', () => {
   const cases: [string, string[], Record<string, string>, RegExp][] = [
-    ['a bad --port', ['--bundles', '.', '--port', 'abc'], {}, /--port \(LARDER_PORT\) must be an integer from 0 to 65535, got "abc"/],
-    ['a bad environment variable', ['--bundles', '.'], { LARDER_MAX_BODY_BYTES: 'lots' }, /--max-body-bytes \(LARDER_MAX_BODY_BYTES\) must be at least 2.*got "lots" from LARDER_MAX_BODY_BYTES/],
-    ['no --bundles', [], {}, /--bundles \(or LARDER_BUNDLES\) is required/],
-    ['an unknown flag', ['--bundles', '.', '--prot', '1'], {}, /--prot/],
-    ['--bundles naming a file', ['--bundles', CLI], {}, /--bundles \(LARDER_BUNDLES\) must be a directory/],
+    ['a bad --port', ['--bundles', '.', '--port', 'abc'], {}, /^larder: LARDER_ERR_OPTION: --port \(LARDER_PORT\) must be an integer from 0 to 65535, got "abc" from --port$/m],
+    ['a bad environment variable', ['--bundles', '.'], { LARDER_MAX_BODY_BYTES: 'lots' }, /^larder: LARDER_ERR_OPTION: --max-body-bytes \(LARDER_MAX_BODY_BYTES\) must be at least 2.*got "lots" from LARDER_MAX_BODY_BYTES$/m],
+    ['no --bundles', [], {}, /^larder: LARDER_ERR_OPTION: --bundles \(or LARDER_BUNDLES\) is required/m],
+    ['an unknown flag', ['--bundles', '.', '--prot', '1'], {}, /^larder: LARDER_ERR_USAGE: Unknown option '--prot'/m],
+    ['--bundles naming a file', ['--bundles', CLI], {}, /^larder: LARDER_ERR_OPTION: --bundles \(LARDER_BUNDLES\) must be a directory/m],
   ];
   for (const [name, args, env, message] of cases) {
     it(`${name}: exit 2 with a message naming the flag`, async () => {
       const cli = startCli(['serve', ...args], env);
       expect(await cli.exited).toBe(2);
       expect(cli.stderr()).toMatch(message);
-      expect(cli.stderr()).toContain('larder serve --help');
+      expect(cli.stderr()).toContain('Run "larder serve --help" for the options.');
+      expect(cli.stdout()).toBe('');
     });
   }
 
-  it('--help lists every option with its variable and exits 0', async () => {
+  it('--help lists every option of the table with its variable and exits 0', async () => {
     const cli = startCli(['serve', '--help']);
     expect(await cli.exited).toBe(0);
-    for (const v of ['LARDER_BUNDLES', 'LARDER_HOST', 'LARDER_PORT', 'LARDER_CACHE_MAX_BYTES', 'LARDER_MAX_BODY_BYTES', 'LARDER_MAX_ENTITIES', 'LARDER_POLL_MS']) {
-      expect(cli.stdout()).toContain(v);
+    expect(cli.stdout()).toContain('usage: larder serve --bundles <dir> [options]');
+    for (const o of SERVE_OPTIONS) {
+      expect(cli.stdout()).toContain(`  ${o.flag} ${o.valueName ?? ''}`.trimEnd());
+      expect(cli.stdout()).toContain(`env ${o.env}`);
     }
   });
 
@@ -240,7 +244,8 @@ describe('larder serve refuses bad options', () => {
     try {
       const cli = startCli(['serve', '--bundles', dir, '--port', String(port)]);
       expect(await cli.exited).toBe(1);
-      expect(cli.stderr()).toMatch(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+      expect(cli.stderr()).toMatch(new RegExp(`^larder: LARDER_ERR_LISTEN: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*choose another with --port or LARDER_PORT`, 'm'));
+      expect(cli.stderr()).not.toContain('--help');
     } finally {
       blocker.close();
     }

@@ -1,6 +1,18 @@
 /** `larder serve` options: flag over environment over default, and errors naming both. */
 import { describe, expect, it } from 'vitest';
-import { OptionError, SERVE_OPTIONS, helpText, optionsMarkdownTable, parseBytes, parseServeArgs } from '../../src/sidecar/options.js';
+import { helpText, optionsMarkdownTable, parseBytes } from '../../src/option-table.js';
+import { LarderError } from '../../src/core/errors.js';
+import { SERVE_COMMAND, SERVE_OPTIONS, parseServeArgs } from '../../src/sidecar/options.js';
+
+/** The LarderError code `f` throws. */
+const codeOf = (f: () => unknown): string | undefined => {
+  try {
+    f();
+  } catch (e) {
+    return e instanceof LarderError ? e.code : `not a LarderError: ${String(e)}`;
+  }
+  return undefined;
+};
 
 const parse = (argv: string[], env: Record<string, string> = {}) => {
   const r = parseServeArgs(argv, env);
@@ -27,14 +39,14 @@ describe('parseServeArgs', () => {
   });
 
   it('--bundles is required, named with its variable', () => {
-    expect(() => parse([])).toThrow(OptionError);
+    expect(codeOf(() => parse([]))).toBe('LARDER_ERR_OPTION');
     expect(() => parse([])).toThrow(/--bundles \(or LARDER_BUNDLES\) is required/);
   });
 
   const bad: [string[], Record<string, string>, RegExp][] = [
     [['--port', 'abc'], {}, /--port \(LARDER_PORT\) must be an integer from 0 to 65535, got "abc" from --port/],
     [['--port', '70000'], {}, /--port \(LARDER_PORT\) must be an integer from 0 to 65535/],
-    [['--port', '-1'], {}, /--port/],
+    [['--port=-1'], {}, /--port \(LARDER_PORT\) must be an integer from 0 to 65535, got "-1" from --port/],
     [[], { LARDER_PORT: '1.5' }, /--port \(LARDER_PORT\) must be an integer from 0 to 65535, got "1.5" from LARDER_PORT/],
     [['--cache-max-bytes', '64MB'], {}, /--cache-max-bytes \(LARDER_CACHE_MAX_BYTES\) must be at least 0: a number of bytes, optionally with KiB, MiB or GiB/],
     [['--max-body-bytes', '1'], {}, /--max-body-bytes \(LARDER_MAX_BODY_BYTES\) must be at least 2/],
@@ -46,13 +58,19 @@ describe('parseServeArgs', () => {
   for (const [argv, env, message] of bad) {
     it(`refuses ${[...argv, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)].join(' ')}`, () => {
       expect(() => parse(['--bundles', 'b', ...argv], env)).toThrow(message);
+      expect(codeOf(() => parse(['--bundles', 'b', ...argv], env))).toBe('LARDER_ERR_OPTION');
     });
   }
 
-  it('unknown flags and positionals are errors', () => {
-    expect(() => parse(['--bundles', 'b', '--prot', '1'])).toThrow(OptionError);
+  it('unknown flags, flags without a value and positionals are usage errors', () => {
+    expect(codeOf(() => parse(['--bundles', 'b', '--prot', '1']))).toBe('LARDER_ERR_USAGE');
     expect(() => parse(['--bundles', 'b', '--prot', '1'])).toThrow(/--prot/);
-    expect(() => parse(['--bundles', 'b', 'extra'])).toThrow(OptionError);
+    expect(codeOf(() => parse(['--bundles', 'b', '--port']))).toBe('LARDER_ERR_USAGE');
+    expect(() => parse(['--bundles', 'b', '--port'])).toThrow(/--port/);
+    expect(codeOf(() => parse(['--bundles', 'b', 'extra']))).toBe('LARDER_ERR_USAGE');
+    // A value that looks like a flag must be joined with "=".
+    expect(codeOf(() => parse(['--bundles', 'b', '--port', '-1']))).toBe('LARDER_ERR_USAGE');
+    expect(() => parse(['--bundles', 'b', '--port', '-1'])).toThrow(/--port/);
   });
 
   it('--help', () => {
@@ -75,8 +93,8 @@ describe('parseBytes', () => {
 
 describe('help and README table come from the same list', () => {
   it('every option appears with its flag, variable and default', () => {
-    const help = helpText();
-    const table = optionsMarkdownTable();
+    const help = helpText(SERVE_COMMAND);
+    const table = optionsMarkdownTable(SERVE_COMMAND);
     for (const o of SERVE_OPTIONS) {
       expect(help).toContain(o.flag);
       expect(help).toContain(o.env);

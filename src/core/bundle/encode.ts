@@ -4,7 +4,7 @@ import type { JoinKeyDtype } from '../dtypes.js';
 import { LarderError } from '../errors.js';
 import type { RepoDef } from '../repo/types.js';
 import { computeStats } from '../stats.js';
-import { type ColumnValueError, encodeRows } from './rows.js';
+import { encodeRows } from './rows.js';
 import { buildSlots } from './key-index.js';
 import {
   ALIGN,
@@ -70,20 +70,24 @@ export async function encodeBundle(input: BundleInput): Promise<Uint8Array> {
 
   for (const snap of input.views) {
     const def = input.repo.featureViews.find((v) => v.name === snap.name);
-    if (!def) throw new Error(`encodeBundle: view "${snap.name}" is not defined in the repo`);
+    if (!def) throw new LarderError('LARDER_ERR_ARGUMENT', `encodeBundle: view "${snap.name}" is not defined in the repo`);
     const rows = snap.keys.length;
-    if (snap.eventTsMs.length !== rows) throw new Error(`encodeBundle: view "${snap.name}": eventTsMs has ${snap.eventTsMs.length} rows, keys ${rows}`);
-    if (snap.createdTsMs && snap.createdTsMs.length !== rows) throw new Error(`encodeBundle: view "${snap.name}": createdTsMs has ${snap.createdTsMs.length} rows, keys ${rows}`);
+    if (snap.eventTsMs.length !== rows) throw new LarderError('LARDER_ERR_ARGUMENT', `encodeBundle: view "${snap.name}": eventTsMs has ${snap.eventTsMs.length} rows, keys ${rows}`);
+    if (snap.createdTsMs && snap.createdTsMs.length !== rows) throw new LarderError('LARDER_ERR_ARGUMENT', `encodeBundle: view "${snap.name}": createdTsMs has ${snap.createdTsMs.length} rows, keys ${rows}`);
     const columns = def.features.map((f) => {
       const values = snap.columns[f.name];
       if (!values || values.length !== rows) {
-        throw new Error(`encodeBundle: view "${snap.name}", feature "${f.name}": expected ${rows} values, got ${values?.length ?? 'none'}`);
+        throw new LarderError('LARDER_ERR_ARGUMENT', `encodeBundle: view "${snap.name}", feature "${f.name}": expected ${rows} values, got ${values?.length ?? 'none'}`);
       }
       return values;
     });
-    const encoded = encodeRows(def.features, snap.keys, snap.eventTsMs, snap.createdTsMs, columns, (f, e: ColumnValueError) => {
-      throw new LarderError('LARDER_ERR_SOURCE', `feature view "${snap.name}", feature "${f.name}" (${f.dtype}): ${e.message}`);
-    });
+    let encoded: ReturnType<typeof encodeRows>;
+    try {
+      encoded = encodeRows(def.features, snap.keys, snap.eventTsMs, snap.createdTsMs, columns);
+    } catch (e) {
+      if (e instanceof LarderError && e.code === 'LARDER_ERR_VALUE') throw new LarderError(e.code, `feature view "${snap.name}", ${e.message}`, { cause: e });
+      throw e;
+    }
     const viewLayout: ViewLayout = {
       name: snap.name,
       rows,
@@ -135,7 +139,7 @@ export async function encodeBundle(input: BundleInput): Promise<Uint8Array> {
   }
   manifest.contentSha256 = await sha256Hex(body);
   const manifestBytes = packPlain(manifest);
-  if (manifestBytes.length !== manifestLength) throw new Error('encodeBundle: manifest length changed while hashing');
+  if (manifestBytes.length !== manifestLength) throw new LarderError('LARDER_ERR_INTERNAL', 'encodeBundle: manifest length changed while hashing');
 
   const out = new Uint8Array(HEADER_BYTES + manifestBytes.length + body.length);
   out.set(MAGIC, 0);

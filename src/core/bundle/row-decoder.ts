@@ -2,6 +2,7 @@
  * Reading rows back: whole rows (RowDecoder.values) for get() and tiers,
  * and one feature across many rows (readNumbers, readValues) for answers.
  */
+import { LarderError } from '../errors.js';
 import { type Dtype, isNumberDtype } from '../dtypes.js';
 import { formatTimestamp } from '../time.js';
 import type { FieldKind, FieldLayout } from './format.js';
@@ -83,7 +84,7 @@ export class RowDecoder {
    * holds each double as a heap object.
    */
   readNumbers(feature: number, records: Int32Array, out: Float64Array, nulls: Uint8Array): void {
-    if (!isNumberDtype(this.dtypes[feature]!)) throw new TypeError(`feature ${feature} is ${this.dtypes[feature]}, not stored as numbers`);
+    if (!isNumberDtype(this.dtypes[feature]!)) throw new LarderError('LARDER_ERR_INTERNAL', `feature ${feature} is ${this.dtypes[feature]}, not stored as numbers`);
     const stride = this.stride;
     const u8 = this.u8;
     const nullAt = this.nullsOffset + (feature >> 3);

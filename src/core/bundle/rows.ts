@@ -11,9 +11,10 @@ import { formatTimestamp } from '../time.js';
 import type { FieldKind, FieldLayout } from './format.js';
 import { withRoom } from '../bytes.js';
 import { decodeUtf8 } from './utf8.js';
+import { LarderError } from '../errors.js';
 
-/** Thrown for a value that cannot be stored as its dtype; the caller adds view and feature. */
-export class ColumnValueError extends Error {}
+/** A value that cannot be stored as its dtype (LARDER_ERR_VALUE); the encoder adds the view. */
+const unstorable = (message: string) => new LarderError('LARDER_ERR_VALUE', message);
 
 export const RECORD_HEADER_BYTES = 32;
 /** Keys up to this many UTF-8 bytes are also kept in the record header (see format.ts). */
@@ -123,16 +124,16 @@ class Heap {
 function toNumber(dtype: Dtype, v: unknown, row: number): number {
   if (typeof v === 'bigint') {
     if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
-      throw new ColumnValueError(`row ${row}: ${v} is outside the safe integer range (±2^53) that int64 values support; store it as a string`);
+      throw unstorable(`row ${row}: ${v} is outside the safe integer range (±2^53) that int64 values support; store it as a string`);
     }
     return Number(v);
   }
   if (v instanceof Date) return v.getTime();
   if (typeof v === 'number') {
-    if (dtype === 'int64' && !Number.isSafeInteger(v)) throw new ColumnValueError(`row ${row}: ${v} is not a safe integer`);
+    if (dtype === 'int64' && !Number.isSafeInteger(v)) throw unstorable(`row ${row}: ${v} is not a safe integer`);
     return v;
   }
-  throw new ColumnValueError(`row ${row}: expected a number for ${dtype}, got ${typeof v}`);
+  throw unstorable(`row ${row}: expected a number for ${dtype}, got ${typeof v}`);
 }
 
 export interface EncodedRows {
@@ -143,7 +144,11 @@ export interface EncodedRows {
   heap: Uint8Array;
 }
 
-/** Writes one view's rows. `columns` holds one value array per feature, in `features` order. */
+/**
+ * Writes one view's rows. `columns` holds one value array per feature, in
+ * `features` order. A value its dtype cannot hold throws LARDER_ERR_VALUE
+ * naming the feature and row.
+ */
 export function encodeRows(
   features: readonly FeatureDef[],
   keys: readonly string[],
@@ -151,7 +156,6 @@ export function encodeRows(
   /** Created time of each row, epoch ms (null: none); undefined when the source has no created time. */
   createdTsMs: ArrayLike<number | null> | undefined,
   columns: readonly ArrayLike<unknown>[],
-  onFeatureError: (feature: FeatureDef, e: ColumnValueError) => never,
 ): EncodedRows {
   const n = keys.length;
   const dictionaries = features.map((f, i) => (f.dtype === 'string' ? dictionaryOf(columns[i]!) : undefined));
@@ -228,11 +232,11 @@ export function encodeRows(
           }
         }
       } catch (e) {
-        if (e instanceof ColumnValueError) onFeatureError(f, e);
+        if (e instanceof LarderError && e.code === 'LARDER_ERR_VALUE') throw unstorable(`feature "${f.name}" (${f.dtype}): ${e.message}`);
         throw e;
       }
     }
-    if (heap.length > 0xffffffff) throw new ColumnValueError('the view holds more than 4 GiB of keys and variable-width values');
+    if (heap.length > 0xffffffff) throw unstorable('the view holds more than 4 GiB of keys and variable-width values');
   }
   return {
     fields: planned.fields.map(({ name, kind, offset }, i) => {

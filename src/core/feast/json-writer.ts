@@ -9,6 +9,7 @@
  * back as the same float32 (0.1, not 0.10000000149011612): what protobuf's
  * JSON mapping, and so Feast, prints for a float field.
  */
+import { LarderError } from '../errors.js';
 import { withRoom } from '../bytes.js';
 import { DAY, HOURS, MILLIS, MINUTES, MONTH, SECONDS, YEAR, civilTime, formatTimestamp, isPlainTime } from '../time.js';
 
@@ -230,7 +231,7 @@ export class JsonWriter {
         return;
       case 'bigint':
         // JSON.stringify throws on bigints; values never hold them, requests cannot.
-        throw new TypeError('cannot write a bigint as JSON');
+        throw new LarderError('LARDER_ERR_INTERNAL', 'cannot write a bigint as JSON');
     }
     this.raw('null');
   }
