@@ -29,6 +29,11 @@ export const ERROR_CATALOG = {
   LARDER_ERR_BODY_TOO_LARGE: 413,
   LARDER_ERR_NOT_FOUND: 404,
   LARDER_ERR_NOT_READY: 503,
+  // Connections: requests that broke HTTP's rules or limits before a route saw them.
+  LARDER_ERR_REQUEST_TIMEOUT: 408,
+  LARDER_ERR_EXPECTATION_FAILED: 417,
+  LARDER_ERR_HEADERS_TOO_LARGE: 431,
+  LARDER_ERR_TOO_MANY_CONNECTIONS: 503,
   // A bug, never a user's fault: the sidecar logs the stack and answers this.
   LARDER_ERR_INTERNAL: 500,
 } as const;

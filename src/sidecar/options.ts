@@ -21,6 +21,8 @@ export interface ServeOptions {
   pollMs: number;
   /** How long shutdown waits for in-flight requests before cutting them, ms. */
   shutdownGraceMs: number;
+  /** Most client connections open at once. */
+  maxConnections: number;
 }
 
 /** A bad option value or flag; the command exits 2 with this message. */
@@ -119,6 +121,11 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     key: 'shutdownGraceMs', flag: '--shutdown-grace-ms', env: 'LARDER_SHUTDOWN_GRACE_MS', valueName: '<ms>', defaultText: '10000',
     description: 'On SIGTERM/SIGINT, how long in-flight requests may take to finish before their connections are cut, in milliseconds.',
     parse: integer(0, 3_600_000, 'an integer from 0 to 3600000'),
+  },
+  {
+    key: 'maxConnections', flag: '--max-connections', env: 'LARDER_MAX_CONNECTIONS', valueName: '<n>', defaultText: '1024',
+    description: 'Most client connections open at once; one more is answered 503 (LARDER_ERR_TOO_MANY_CONNECTIONS) and closed. Each holds a file descriptor; the default is ample for the keep-alive pools of the clients in a pod.',
+    parse: integer(1, 1_000_000, 'an integer from 1 to 1000000'),
   },
 ];
 

@@ -96,8 +96,8 @@ export function collectIncoming(incoming: IncomingMessage, maxBytes: number, don
     incoming.off('error', onError);
     incoming.off('close', onClose);
   };
-  // Past the limit the rest of the body is left to the adapter, which
-  // drains it (bounded) or closes the connection after the 413 is sent.
+  // Past the limit the rest of the body is left to the caller: serve.ts
+  // answers 413 at once and drains the rest, bounded (connections.ts).
   const onData = (chunk: Buffer) => {
     size += chunk.length;
     if (size > maxBytes) {

@@ -3,11 +3,13 @@
  * directory, listens, and shuts down gracefully. Shutdown stops accepting
  * connections, lets requests in flight finish (their connections close
  * after the response), closes idle keep-alive connections, and after
- * `graceMs` cuts whatever is left.
+ * `graceMs` cuts whatever is left. Timeouts, the connection cap and answers
+ * below the routes are connections.ts's.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { stat } from 'node:fs/promises';
 import { getRequestListener } from '@hono/node-server';
+import { LarderError } from '../core/errors.js';
 import { LruTier } from '../core/resolve/lru-tier.js';
 import { BufferPool } from './buffer-pool.js';
 import { createApp } from './app.js';
@@ -17,6 +19,7 @@ import { Metrics } from './metrics.js';
 import { OptionError, type ServeOptions } from './options.js';
 import { type Answer, ONLINE_ROUTE, type RouteDeps, answerBody, errorAnswer } from './online-route.js';
 import { checkBodyHeaders, collectIncoming, incomingHeader } from './request-body.js';
+import { CONNECTION_ROUTE, type ConnectionGuard, HTTP_TIMEOUTS, answerEarly, guardConnections } from './connections.js';
 import { ServingStateHolder } from './serving-state.js';
 
 /** The sidecar could not bind its address (taken, not permitted, unknown host). */
@@ -36,6 +39,8 @@ export interface Sidecar {
   readonly holder: ServingStateHolder;
   readonly metrics: Metrics;
   readonly source: BundleDirSource;
+  /** Client connections open now, refused ones included. */
+  readonly openConnections: number;
   /**
    * Stops accepting, lets in-flight requests finish for up to `graceMs`,
    * then cuts the rest. Resolves with the number of connections cut.
@@ -68,15 +73,7 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
     metrics,
     log,
   };
-  // Hono answers every route; the one hot route is also wired straight to
-  // node:http, to the same answerBody, skipping the adapter's per-request
-  // cost.
-  const honoListener = getRequestListener(createApp(deps).fetch);
-  const bodies = new BufferPool();
-  const server = createServer((req, res) => {
-    if (req.method === 'POST' && req.url === ONLINE_ROUTE) answerDirect(deps, bodies, req, res);
-    else void honoListener(req, res);
-  });
+  const { server, guard, endKeepAlive } = createHttpServer(deps, options.maxConnections);
   try {
     await listen(server, options.port, options.host);
   } catch (e) {
@@ -87,7 +84,7 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
   const port = typeof address === 'object' && address ? address.port : options.port;
   const urlHost = options.host.includes(':') ? `[${options.host}]` : options.host;
 
-  let closing: { done: Promise<number>; cutNow(): void } | undefined;
+  let shutdown: { done: Promise<number>; cutNow(): void } | undefined;
   return {
     host: options.host,
     port,
@@ -95,11 +92,17 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
     holder,
     metrics,
     source,
+    get openConnections() {
+      return guard.open;
+    },
     close(graceMs: number): Promise<number> {
       source.stop();
-      if (!closing) closing = closeGracefully(server, graceMs);
-      else if (graceMs === 0) closing.cutNow();
-      return closing.done;
+      // A request still arriving on an open keep-alive connection is
+      // answered, and its connection closes after the response.
+      endKeepAlive();
+      if (!shutdown) shutdown = closeGracefully(server, guard, graceMs);
+      else if (graceMs === 0) shutdown.cutNow();
+      return shutdown.done;
     },
   };
 }
@@ -139,6 +142,57 @@ export function closeOnSignals(sidecar: Sidecar, graceMs: number, log: Logger): 
   });
 }
 
+/**
+ * The HTTP server. Hono answers every route; the one hot route is also
+ * wired straight to node:http, to the same answerBody, skipping the
+ * adapter's per-request cost. `endKeepAlive` makes every later response
+ * close its connection (shutdown).
+ */
+function createHttpServer(deps: RouteDeps, maxConnections: number): { server: Server; guard: ConnectionGuard; endKeepAlive(): void } {
+  const honoListener = getRequestListener(createApp(deps).fetch);
+  const bodies = new BufferPool();
+  let keepAlive = true;
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    if (!keepAlive) res.shouldKeepAlive = false;
+    if (req.headers.host === undefined && req.httpVersionMinor === 1) answerEarlyError(deps, req, MISSING_HOST);
+    else if (req.method === 'POST' && isOnlineRoute(req.url)) answerDirect(deps, bodies, req, res);
+    else void honoListener(req, res);
+  };
+  const server = createServer(
+    // node:http's own Host check would answer a bare 400; onRequest answers it with the JSON body.
+    { requireHostHeader: false, connectionsCheckingInterval: HTTP_TIMEOUTS.checkEveryMs },
+    onRequest,
+  );
+  // Expect: 100-continue. A body its headers already refuse (too large, not
+  // JSON) is answered at once, rather than invited with 100 Continue.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method === 'POST' && isOnlineRoute(req.url)) {
+      try {
+        checkBodyHeaders(incomingHeader(req), deps.limits.maxBodyBytes);
+      } catch (err) {
+        answerEarlyError(deps, req, err);
+        return;
+      }
+    }
+    res.writeContinue();
+    onRequest(req, res);
+  });
+  server.on('checkExpectation', (req: IncomingMessage) => {
+    const expectation = cap(req.headers.expect ?? '');
+    answerEarlyError(deps, req, new LarderError('LARDER_ERR_EXPECTATION_FAILED', `Expect: ${expectation} is not supported; the only expectation is 100-continue`));
+  });
+  const guard = guardConnections(server, {
+    maxConnections,
+    log: deps.log,
+    metrics: deps.metrics,
+    headers: (): Record<string, string> => {
+      const state = deps.state.current;
+      return state ? { 'x-larder-bundle-version': state.versionHeader } : {};
+    },
+  });
+  return { server, guard, endKeepAlive: () => (keepAlive = false) };
+}
+
 async function checkBundleDir(dir: string): Promise<void> {
   try {
     const s = await stat(dir);
@@ -159,9 +213,15 @@ function answerDirect(deps: RouteDeps, pool: BufferPool, req: IncomingMessage, r
   let lent: Buffer<ArrayBuffer> | undefined;
   const alloc = (size: number) => (lent = pool.take(size));
   const send = (answer: Answer) => {
-    // An answer given before the body was read whole (413, a dropped client)
-    // closes the connection rather than reading the rest of the body.
-    if (!req.complete) answer.headers.connection = 'close';
+    // An answer given before the body was read whole (413, a dropped
+    // client) closes the connection, draining what the client still sends.
+    if (!req.complete) {
+      // Not counted when the connection was answered already (a timeout, malformed bytes).
+      const sent = answerEarly(req, answer.status, answer.headers, answer.body);
+      if (lent) pool.give(lent);
+      if (sent) deps.metrics.observeRequest(ONLINE_ROUTE, answer.status, (performance.now() - start) / 1000);
+      return;
+    }
     // writeHead stores the header at once: without a length Node would send
     // the body chunked, which costs a second write per response.
     answer.headers['content-length'] = String(Buffer.byteLength(answer.body));
@@ -183,6 +243,21 @@ function answerDirect(deps: RouteDeps, pool: BufferPool, req: IncomingMessage, r
   });
 }
 
+const MISSING_HOST = new LarderError('LARDER_ERR_BAD_REQUEST', 'malformed HTTP request: an HTTP/1.1 request must carry a Host header');
+
+/** The online route, with or without a query string. */
+const isOnlineRoute = (url: string | undefined): boolean => url === ONLINE_ROUTE || (url !== undefined && url.startsWith(`${ONLINE_ROUTE}?`));
+
+/** Echoed header values are cut, as other echoed client strings are. */
+const cap = (text: string): string => (text.length > 64 ? `${text.slice(0, 64)}...` : text);
+
+/** Answers a request refused from its headers alone and closes its connection (see answerEarly). */
+function answerEarlyError(deps: RouteDeps, req: IncomingMessage, err: unknown): void {
+  const answer = errorAnswer(deps, err, `${req.method} ${req.url}`);
+  if (!answerEarly(req, answer.status, answer.headers, answer.body)) return;
+  deps.metrics.observeRequest(isOnlineRoute(req.url) ? ONLINE_ROUTE : CONNECTION_ROUTE, answer.status, 0);
+}
+
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException) => {
@@ -199,22 +274,16 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-function closeGracefully(server: Server, graceMs: number): { done: Promise<number>; cutNow(): void } {
-  // Requests that still arrive on open keep-alive connections are answered,
-  // and their connection closes after the response.
-  server.prependListener('request', (_req, res) => {
-    res.shouldKeepAlive = false;
-  });
+function closeGracefully(server: Server, guard: ConnectionGuard, graceMs: number): { done: Promise<number>; cutNow(): void } {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   // A connection becomes idle when its in-flight response is done.
   const sweep = setInterval(() => server.closeIdleConnections(), 25);
   let cut = 0;
+  // Every socket, not only those node:http tracks: one half-way through a
+  // request, or closing after an early answer, must not outlive the grace.
   const cutNow = () => {
-    server.getConnections((_err, count) => {
-      cut = count;
-      server.closeAllConnections();
-    });
+    cut = guard.cutAll();
   };
   const deadline = setTimeout(cutNow, graceMs);
   const done = closed.then(() => {
