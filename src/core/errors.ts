@@ -53,6 +53,11 @@ export const ERROR_CATALOG = {
   LARDER_ERR_NOT_READY: { httpStatus: 503, exitCode: 1, meaning: 'The sidecar has no bundle loaded yet; the message says why.' },
   // A tier (Redis, ...) that did not answer in time; its keys read as misses.
   LARDER_ERR_TIER_TIMEOUT: { httpStatus: 503, exitCode: 1, meaning: 'A tier (Redis, ...) did not answer within its deadline; its keys were answered as misses.' },
+  // Connections: requests that broke HTTP's rules or limits before a route saw them.
+  LARDER_ERR_REQUEST_TIMEOUT: { httpStatus: 408, exitCode: 1, meaning: 'The request headers or body did not arrive in time (5 s for headers, 10 s for a whole request).' },
+  LARDER_ERR_EXPECTATION_FAILED: { httpStatus: 417, exitCode: 1, meaning: 'The request carries an Expect header other than 100-continue.' },
+  LARDER_ERR_HEADERS_TOO_LARGE: { httpStatus: 431, exitCode: 1, meaning: 'The request headers are larger than the server accepts.' },
+  LARDER_ERR_TOO_MANY_CONNECTIONS: { httpStatus: 503, exitCode: 1, meaning: 'The sidecar already holds --max-connections client connections.' },
   // A bug, never a user's fault: the sidecar logs the stack and answers this.
   LARDER_ERR_INTERNAL: { httpStatus: 500, exitCode: 1, meaning: "A bug in larder (the details are logged): please report it." },
 } as const satisfies Record<string, ErrorSpec>;

@@ -9,7 +9,7 @@
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { LarderError } from '../core/errors.js';
-import { type Answer, ONLINE_ROUTE, type RouteDeps, answerOnlineFeatures, errorAnswer } from './online-route.js';
+import { type Answer, ONLINE_ROUTE, type RouteDeps, errorAnswer, handleOnline } from './online-route.js';
 import { honoBodyReader } from './request-body.js';
 
 export type { AppLimits } from './online-route.js';
@@ -51,10 +51,16 @@ export function createApp(deps: AppDeps): Hono {
     return res;
   };
 
-  app.post(ONLINE_ROUTE, measured(ONLINE_ROUTE, async (c) => {
+  // handleOnline records this route's metrics itself, for every transport.
+  app.post(ONLINE_ROUTE, (c) => {
     const { header, read } = honoBodyReader(c, limits.maxBodyBytes);
-    return toResponse(await answerOnlineFeatures(deps, header, read));
-  }));
+    return new Promise<Response>((resolve) =>
+      handleOnline(deps, header, read, (answer) => {
+        resolve(toResponse(answer));
+        return true;
+      }),
+    );
+  });
 
   app.get('/health', measured('/health', (c) => c.json({ status: 'ok' })));
 

@@ -22,6 +22,8 @@ export interface ServeOptions {
   shutdownGraceMs: number;
   /** Answer a stale row's own value instead of the feature's default (Feast's behaviour). */
   serveStale: boolean;
+  /** Most client connections open at once. */
+  maxConnections: number;
 }
 
 /** One entry of the serve table. */
@@ -72,6 +74,11 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     key: 'serveStale', flag: '--serve-stale', env: 'LARDER_SERVE_STALE', defaultText: 'false',
     description: "Answer a row older than its view's TTL with its own value, as Feast's servers do, instead of the feature's default as training sets read it. Its status is OUTSIDE_MAX_AGE either way.",
     parse: switchValue,
+  },
+  {
+    key: 'maxConnections', flag: '--max-connections', env: 'LARDER_MAX_CONNECTIONS', valueName: '<n>', defaultText: '1024',
+    description: 'Most client connections open at once; one more is answered 503 (LARDER_ERR_TOO_MANY_CONNECTIONS) and closed. Each holds a file descriptor; the default is ample for the keep-alive pools of the clients in a pod.',
+    parse: integer(1, 1_000_000, 'an integer from 1 to 1000000'),
   },
 ];
 

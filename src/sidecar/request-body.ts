@@ -49,16 +49,28 @@ export function checkBodyHeaders(header: HeaderReader, maxBytes: number): void {
 }
 
 /**
+ * Reads a request's body once and calls `done` once, with the bytes or a
+ * LarderError. Callback-based so that the hot path needs no promise.
+ */
+export type BodyReader = (done: (err: LarderError | undefined, body?: Uint8Array) => void) => void;
+
+/**
  * How to read a request under Hono: straight from Node's IncomingMessage
  * when @hono/node-server runs the app (no web stream in between), else from
  * the Request's web stream (app.request in tests, other runtimes).
  */
-export function honoBodyReader(c: Context, maxBytes: number): { header: HeaderReader; read: () => Promise<Uint8Array> } {
+export function honoBodyReader(c: Context, maxBytes: number): { header: HeaderReader; read: BodyReader } {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
   if (incoming) {
-    return { header: incomingHeader(incoming), read: () => readIncoming(incoming, maxBytes) };
+    return { header: incomingHeader(incoming), read: (done) => collectIncoming(incoming, maxBytes, done) };
   }
-  return { header: (name) => c.req.header(name), read: () => readWebStream(c.req.raw.body, maxBytes) };
+  const read: BodyReader = (done) => {
+    readWebStream(c.req.raw.body, maxBytes).then(
+      (body) => done(undefined, body),
+      (e: unknown) => done(e instanceof LarderError ? e : new LarderError('LARDER_ERR_BAD_REQUEST', `request body could not be read: ${(e as Error).message}`)),
+    );
+  };
+  return { header: (name) => c.req.header(name), read };
 }
 
 /** Decodes UTF-8 strictly and parses JSON; every failure is a 400 naming the problem. */
@@ -96,8 +108,8 @@ export function collectIncoming(incoming: IncomingMessage, maxBytes: number, don
     incoming.off('error', onError);
     incoming.off('close', onClose);
   };
-  // Past the limit the rest of the body is left to the adapter, which
-  // drains it (bounded) or closes the connection after the 413 is sent.
+  // Past the limit the rest of the body is left to the caller: serve.ts
+  // answers 413 at once and drains the rest, bounded (connections.ts).
   const onData = (chunk: Buffer) => {
     size += chunk.length;
     if (size > maxBytes) {
@@ -123,10 +135,6 @@ export function collectIncoming(incoming: IncomingMessage, maxBytes: number, don
   incoming.on('end', onEnd);
   incoming.on('error', onError);
   incoming.on('close', onClose);
-}
-
-export function readIncoming(incoming: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => collectIncoming(incoming, maxBytes, (err, body) => (err ? reject(err) : resolve(body!))));
 }
 
 export async function readWebStream(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array> {

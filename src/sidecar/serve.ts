@@ -3,12 +3,13 @@
  * directory, listens, and shuts down gracefully. Shutdown stops accepting
  * connections, lets requests in flight finish (their connections close
  * after the response), closes idle keep-alive connections, and after
- * `graceMs` cuts whatever is left.
+ * `graceMs` cuts whatever is left. Timeouts, the connection cap and answers
+ * below the routes are connections.ts's.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { stat } from 'node:fs/promises';
 import { getRequestListener } from '@hono/node-server';
-import { LarderError } from '../core/errors.js';
+import { LarderError, quoteInput } from '../core/errors.js';
 import { LruTier } from '../core/resolve/tiers/lru.js';
 import { BufferPool } from './buffer-pool.js';
 import { createApp } from './app.js';
@@ -16,8 +17,9 @@ import { BundleDirSource } from './bundle-dir-source.js';
 import { BurstLog, type Logger, stderrLogger } from './log.js';
 import { Metrics } from './metrics.js';
 import type { ServeOptions } from './options.js';
-import { type Answer, ONLINE_ROUTE, type RouteDeps, answerBody, errorAnswer } from './online-route.js';
-import { checkBodyHeaders, collectIncoming, incomingHeader } from './request-body.js';
+import { type Answer, ONLINE_ROUTE, type RouteDeps, errorAnswer, handleOnline } from './online-route.js';
+import { type BodyReader, collectIncoming, incomingHeader } from './request-body.js';
+import { CONNECTION_ROUTE, type ConnectionGuard, HTTP_TIMEOUTS, answerEarly, guardConnections } from './connections.js';
 import { ServingStateHolder } from './serving-state.js';
 
 export interface Sidecar {
@@ -29,6 +31,8 @@ export interface Sidecar {
   readonly holder: ServingStateHolder;
   readonly metrics: Metrics;
   readonly source: BundleDirSource;
+  /** Client connections open now, refused ones included. */
+  readonly openConnections: number;
   /**
    * Stops accepting, lets in-flight requests finish for up to `graceMs`,
    * then cuts the rest. Resolves with the number of connections cut.
@@ -73,15 +77,7 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
     metrics,
     log,
   };
-  // Hono answers every route; the one hot route is also wired straight to
-  // node:http, to the same answerBody, skipping the adapter's per-request
-  // cost.
-  const honoListener = getRequestListener(createApp(deps).fetch);
-  const bodies = new BufferPool();
-  const server = createServer((req, res) => {
-    if (req.method === 'POST' && req.url === ONLINE_ROUTE) answerDirect(deps, bodies, req, res);
-    else void honoListener(req, res);
-  });
+  const { server, guard, endKeepAlive } = createHttpServer(deps, options.maxConnections);
   try {
     await listen(server, options.port, options.host);
   } catch (e) {
@@ -92,7 +88,7 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
   const port = typeof address === 'object' && address ? address.port : options.port;
   const urlHost = options.host.includes(':') ? `[${options.host}]` : options.host;
 
-  let closing: { done: Promise<number>; cutNow(): void } | undefined;
+  let shutdown: { done: Promise<number>; cutNow(): void } | undefined;
   return {
     host: options.host,
     port,
@@ -100,11 +96,17 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
     holder,
     metrics,
     source,
+    get openConnections() {
+      return guard.open;
+    },
     close(graceMs: number): Promise<number> {
       source.stop();
-      if (!closing) closing = closeGracefully(server, graceMs);
-      else if (graceMs === 0) closing.cutNow();
-      return closing.done;
+      // A request still arriving on an open keep-alive connection is
+      // answered, and its connection closes after the response.
+      endKeepAlive();
+      if (!shutdown) shutdown = closeGracefully(server, guard, graceMs);
+      else if (graceMs === 0) shutdown.cutNow();
+      return shutdown.done;
     },
   };
 }
@@ -144,6 +146,55 @@ export function closeOnSignals(sidecar: Sidecar, graceMs: number, log: Logger): 
   });
 }
 
+/**
+ * The HTTP server. Hono answers every route; the one hot route is also
+ * wired straight to node:http, to the same answerBody, skipping the
+ * adapter's per-request cost. `endKeepAlive` makes every later response
+ * close its connection (shutdown).
+ */
+function createHttpServer(deps: RouteDeps, maxConnections: number): { server: Server; guard: ConnectionGuard; endKeepAlive(): void } {
+  const honoListener = getRequestListener(createApp(deps).fetch);
+  const bodies = new BufferPool();
+  let keepAlive = true;
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    if (!keepAlive) res.shouldKeepAlive = false;
+    if (req.headers.host === undefined && req.httpVersionMinor === 1) answerEarlyError(deps, req, MISSING_HOST);
+    else if (req.method === 'POST' && isOnlineRoute(req.url)) answerDirect(deps, bodies, req, res);
+    else void honoListener(req, res);
+  };
+  const server = createServer(
+    // node:http's own Host check would answer a bare 400; onRequest answers it with the JSON body.
+    { requireHostHeader: false, connectionsCheckingInterval: HTTP_TIMEOUTS.checkEveryMs },
+    onRequest,
+  );
+  // Expect: 100-continue. On the online route a body its headers already
+  // refuse (too large, not JSON) is answered at once, rather than invited
+  // with 100 Continue (answerDirect invites it once the headers passed).
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (!keepAlive) res.shouldKeepAlive = false;
+    if (req.method === 'POST' && isOnlineRoute(req.url) && req.headers.host !== undefined) {
+      answerDirect(deps, bodies, req, res, true);
+      return;
+    }
+    res.writeContinue();
+    onRequest(req, res);
+  });
+  server.on('checkExpectation', (req: IncomingMessage) => {
+    const expectation = quoteInput(req.headers.expect ?? '');
+    answerEarlyError(deps, req, new LarderError('LARDER_ERR_EXPECTATION_FAILED', `Expect: ${expectation} is not supported; the only expectation is 100-continue`));
+  });
+  const guard = guardConnections(server, {
+    maxConnections,
+    log: deps.log,
+    metrics: deps.metrics,
+    headers: (): Record<string, string> => {
+      const state = deps.state.current;
+      return state ? { 'x-larder-bundle-version': state.versionHeader } : {};
+    },
+  });
+  return { server, guard, endKeepAlive: () => (keepAlive = false) };
+}
+
 async function checkBundleDir(dir: string): Promise<void> {
   let isDirectory: boolean;
   try {
@@ -157,36 +208,37 @@ async function checkBundleDir(dir: string): Promise<void> {
 }
 
 /**
- * The hot route on node:http: headers checked, body collected, answered and
- * sent without a promise while every tier is synchronous.
+ * The hot route on node:http: handleOnline with the body collected straight
+ * from the IncomingMessage and the answer written without a promise while
+ * every tier is synchronous. With `Expect: 100-continue` the client is
+ * invited to send its body only once the headers passed.
  */
-function answerDirect(deps: RouteDeps, pool: BufferPool, req: IncomingMessage, res: ServerResponse): void {
-  const start = performance.now();
+function answerDirect(deps: RouteDeps, pool: BufferPool, req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
   let lent: Buffer<ArrayBuffer> | undefined;
   const alloc = (size: number) => (lent = pool.take(size));
-  const send = (answer: Answer) => {
-    // An answer given before the body was read whole (413, a dropped client)
-    // closes the connection rather than reading the rest of the body.
-    if (!req.complete) answer.headers.connection = 'close';
+  const respond = (answer: Answer): boolean => {
+    // An answer given before the body was read whole (413, a dropped
+    // client) closes the connection, draining what the client still sends;
+    // it is not counted when the connection was answered already (a
+    // timeout, malformed bytes).
+    if (!req.complete) {
+      const sent = answerEarly(req, answer.status, answer.headers, answer.body);
+      if (lent) pool.give(lent);
+      return sent;
+    }
     // writeHead stores the header at once: without a length Node would send
     // the body chunked, which costs a second write per response.
     answer.headers['content-length'] = String(Buffer.byteLength(answer.body));
     res.writeHead(answer.status, answer.headers);
     // Once the response is flushed to the socket its body buffer is free again.
     res.end(answer.body, () => lent && pool.give(lent));
-    deps.metrics.observeRequest(ONLINE_ROUTE, answer.status, (performance.now() - start) / 1000);
+    return true;
   };
-  try {
-    checkBodyHeaders(incomingHeader(req), deps.limits.maxBodyBytes);
-  } catch (err) {
-    send(errorAnswer(deps, err, `POST ${ONLINE_ROUTE}`));
-    return;
-  }
-  collectIncoming(req, deps.limits.maxBodyBytes, (err, body) => {
-    const answer = err ? errorAnswer(deps, err, `POST ${ONLINE_ROUTE}`) : answerBody(deps, body!, start, alloc);
-    if (answer instanceof Promise) void answer.then(send);
-    else send(answer);
-  });
+  const read: BodyReader = (done) => {
+    if (expectsContinue) res.writeContinue();
+    collectIncoming(req, deps.limits.maxBodyBytes, done);
+  };
+  handleOnline(deps, incomingHeader(req), read, respond, alloc);
 }
 
 /** The usual reasons a bind fails, with the option that fixes each. */
@@ -196,6 +248,22 @@ const LISTEN_HINTS: Record<string, string> = {
   EADDRNOTAVAIL: 'no such address on this machine: check --host or LARDER_HOST',
   ENOTFOUND: 'unknown host name: check --host or LARDER_HOST',
 };
+
+const MISSING_HOST = new LarderError('LARDER_ERR_BAD_REQUEST', 'malformed HTTP request: an HTTP/1.1 request must carry a Host header');
+
+/** The online route, with or without a query string. */
+const isOnlineRoute = (url: string | undefined): boolean => url === ONLINE_ROUTE || (url !== undefined && url.startsWith(`${ONLINE_ROUTE}?`));
+
+/**
+ * Answers a request that broke HTTP's rules before any route saw it (no
+ * Host, an unsupported Expect) and closes its connection (see answerEarly);
+ * counted under the `connection` route label, as connections.ts counts
+ * malformed requests.
+ */
+function answerEarlyError(deps: RouteDeps, req: IncomingMessage, err: unknown): void {
+  const answer = errorAnswer(deps, err, `${req.method} ${req.url}`);
+  if (answerEarly(req, answer.status, answer.headers, answer.body)) deps.metrics.observeRequest(CONNECTION_ROUTE, answer.status, 0);
+}
 
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -214,22 +282,16 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-function closeGracefully(server: Server, graceMs: number): { done: Promise<number>; cutNow(): void } {
-  // Requests that still arrive on open keep-alive connections are answered,
-  // and their connection closes after the response.
-  server.prependListener('request', (_req, res) => {
-    res.shouldKeepAlive = false;
-  });
+function closeGracefully(server: Server, guard: ConnectionGuard, graceMs: number): { done: Promise<number>; cutNow(): void } {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   // A connection becomes idle when its in-flight response is done.
   const sweep = setInterval(() => server.closeIdleConnections(), 25);
   let cut = 0;
+  // Every socket, not only those node:http tracks: one half-way through a
+  // request, or closing after an early answer, must not outlive the grace.
   const cutNow = () => {
-    server.getConnections((_err, count) => {
-      cut = count;
-      server.closeAllConnections();
-    });
+    cut = guard.cutAll();
   };
   const deadline = setTimeout(cutNow, graceMs);
   const done = closed.then(() => {

@@ -2,17 +2,23 @@
  * The core must run outside Node: this bundles src/core for the browser with
  * esbuild and decodes a real bundle inside headless Chromium. It also proves
  * msgpackr's pure-JS path, since no native addon exists in a browser.
+ *
+ * The browser is Debian's /usr/bin/chromium when the machine has it, else
+ * the Chromium that the devDependency @sparticuz/chromium carries inside its
+ * package (unpacked to the temp dir on first use), so `npm ci && npm test`
+ * needs nothing from apt.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
 import { build } from 'esbuild';
+import packagedChromium from '@sparticuz/chromium';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FeatureViewDef } from '../../src/core/repo/types.js';
 import { bundleBytes, repoWith } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
+const SYSTEM_CHROMIUM = '/usr/bin/chromium';
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
 const view: FeatureViewDef = {
@@ -31,7 +37,6 @@ let origin: string;
 let coreSource = '';
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); .ci/run does`);
   const out = await build({ entryPoints: ['src/core/index.ts'], bundle: true, format: 'esm', platform: 'browser', write: false });
   coreSource = out.outputFiles[0]!.text;
   const good = await bundleBytes(repoWith([view]), [{
@@ -53,8 +58,9 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const executablePath = existsSync(SYSTEM_CHROMIUM) ? SYSTEM_CHROMIUM : await packagedChromium.executablePath();
   browser = await chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
 });

@@ -158,6 +158,7 @@ export async function startTestSidecar(dir: string, options: Partial<ServeOption
       maxEntities: 10_000,
       pollMs: 50,
       shutdownGraceMs: 2000,
+      maxConnections: 1024,
       ...options,
     },
     { now: () => clock.nowMs, log },
