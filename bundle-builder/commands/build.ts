@@ -28,6 +28,9 @@ options (flag, environment variable, default):
                                          --hot-keys the n most recently updated keys.
                                          0 builds a bundle with definitions and no keys.
   --threads <n>        LARDER_THREADS    all cores. DuckDB worker threads.
+  --on-bad-row <fail|skip> LARDER_ON_BAD_ROW  fail. A source row holding a time larder cannot
+                                         store (infinite, or outside the years 0001-9999):
+                                         fail the build, or skip the row with a warning.
   --json                                 print the summary as JSON
   -h, --help                             show this help
 
@@ -63,6 +66,7 @@ interface BuildArgs {
   hotKeysFile?: string;
   hotLimit?: number;
   threads?: number;
+  onBadRow?: 'fail' | 'skip';
 }
 
 export function parseBuildArgs(argv: string[], env: NodeJS.ProcessEnv): BuildArgs {
@@ -78,6 +82,7 @@ export function parseBuildArgs(argv: string[], env: NodeJS.ProcessEnv): BuildArg
         'hot-keys': { type: 'string' },
         'hot-limit': { type: 'string' },
         threads: { type: 'string' },
+        'on-bad-row': { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -102,6 +107,9 @@ export function parseBuildArgs(argv: string[], env: NodeJS.ProcessEnv): BuildArg
   if (hotLimit !== undefined) args.hotLimit = parseCount('--hot-limit', hotLimit, 0);
   const threads = pick(values.threads, 'LARDER_THREADS');
   if (threads !== undefined) args.threads = parseCount('--threads', threads, 1);
+  const onBadRow = pick(values['on-bad-row'], 'LARDER_ON_BAD_ROW');
+  if (onBadRow !== undefined && onBadRow !== 'fail' && onBadRow !== 'skip') throw new UsageError(`--on-bad-row ${JSON.stringify(onBadRow)} must be fail or skip`);
+  if (onBadRow !== undefined) args.onBadRow = onBadRow;
   return args;
 }
 
@@ -162,6 +170,7 @@ export async function run(argv: string[]): Promise<number> {
       hotKeysFile: args.hotKeysFile,
       hotLimit: args.hotLimit,
       threads: args.threads,
+      onBadRow: args.onBadRow,
       onProgress: printer.onProgress,
     });
     printer.done();

@@ -15,6 +15,8 @@ export const ERROR_CATALOG = {
   LARDER_ERR_BUNDLE_CHECKSUM: 500,
   LARDER_ERR_BUNDLE_CORRUPT: 500,
   LARDER_ERR_BUNDLE_NOT_FOUND: 500,
+  // A bundle file larger than the reader allows (--max-bundle-bytes).
+  LARDER_ERR_BUNDLE_TOO_LARGE: 500,
   // Requests: always 4xx.
   LARDER_ERR_BAD_JSON: 400,
   LARDER_ERR_BAD_REQUEST: 400,

@@ -23,6 +23,8 @@ export interface ServeOptions {
   shutdownGraceMs: number;
   /** Answer a stale row's own value instead of the feature's default (Feast's behaviour). */
   serveStale: boolean;
+  /** Largest bundle file opened, in bytes; larger files are refused before they are read. */
+  maxBundleBytes: number;
 }
 
 /** A bad option value or flag; the command exits 2 with this message. */
@@ -126,6 +128,11 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     key: 'serveStale', flag: '--serve-stale', env: 'LARDER_SERVE_STALE', valueName: '<true|false>', defaultText: 'false',
     description: "Answer a row older than its view's TTL with its own value, as Feast's servers do, instead of the feature's default as training sets read it. Its status is OUTSIDE_MAX_AGE either way.",
     parse: (raw) => (/^(true|1|yes)$/i.test(raw.trim()) ? true : /^(false|0|no)$/i.test(raw.trim()) ? false : { invalid: 'must be true or false' }),
+  },
+  {
+    key: 'maxBundleBytes', flag: '--max-bundle-bytes', env: 'LARDER_MAX_BUNDLE_BYTES', valueName: '<bytes>', defaultText: '1GiB',
+    description: 'Largest bundle file opened. A larger file in the bundle directory is refused (and logged) before any of it is read, and the bundle being served stays; opening a bundle takes about its size in memory.',
+    parse: bytes(1, 'at least 1'),
   },
 ];
 

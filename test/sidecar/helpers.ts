@@ -158,6 +158,8 @@ export async function startTestSidecar(dir: string, options: Partial<ServeOption
       maxEntities: 10_000,
       pollMs: 50,
       shutdownGraceMs: 2000,
+      serveStale: false,
+      maxBundleBytes: 1024 ** 3,
       ...options,
     },
     { now: () => clock.nowMs, log },
