@@ -14,12 +14,13 @@ import { decodeManifest } from '../src/core/bundle/decode.js';
 import { type ViewSnapshot, encodeBundle } from '../src/core/bundle/encode.js';
 import { type BundleManifest, bundleFileName } from '../src/core/bundle/format.js';
 import { LarderError } from '../src/core/errors.js';
+import { TIME_RANGE_TEXT } from '../src/core/time.js';
 import type { FeatureViewDef, RepoDef, SourceDef } from '../src/core/repo/types.js';
 import { type LoadedRepo, loadRepo } from './config.js';
 import { type Db, duckdbMessage, openDb, queryRows, sqlIdent } from './duckdb.js';
 import { type HotKeys, hotKeysForView, readHotKeys } from './hot-keys.js';
 import { readSnapshot } from './snapshot-reader.js';
-import { EVENT_COLUMN, HOT_PREFIX, KEY_PREFIX, snapshotSql, sourceCountsSql } from './snapshot-sql.js';
+import { BAD_PREFIX, EVENT_COLUMN, HOT_PREFIX, KEY_PREFIX, badRowsSql, snapshotSql, sourceCountsSql } from './snapshot-sql.js';
 import { type ViewReadPlan, checkView, viewJoinKeyNames } from './sources/check.js';
 import { type OpenSource, openSource } from './sources/source.js';
 import { nextVersion, writeFileAtomic } from './write.js';
@@ -52,6 +53,14 @@ export interface BuildOptions {
   onProgress?: (p: BuildProgress) => void;
   /** DuckDB threads; default all cores. */
   threads?: number;
+  /**
+   * A source row holding a time larder cannot store (an event time, created
+   * time or timestamp feature value that is infinite or outside the years
+   * 0001 to 9999): 'fail' the build (default), or 'skip' the row with a
+   * warning that counts such rows. Either way the message names the source,
+   * the column, the file and row, the key and the value.
+   */
+  onBadRow?: 'fail' | 'skip';
 }
 
 export interface ViewBuildSummary {
@@ -95,7 +104,7 @@ const HOT_TABLE = '__larder_hot_keys';
 
 const seconds = (fromMs: number) => (performance.now() - fromMs) / 1000;
 
-function checkOptions(opts: BuildOptions): { asOf: Date; hotLimit: number } {
+function checkOptions(opts: BuildOptions): { asOf: Date; hotLimit: number; onBadRow: 'fail' | 'skip' } {
   const asOf = opts.asOf ?? new Date();
   if (!(asOf instanceof Date) || Number.isNaN(asOf.getTime())) throw new LarderError('LARDER_ERR_ARGUMENT', `buildBundle: asOf must be a valid Date, got ${String(asOf)}`);
   const hotLimit = opts.hotLimit ?? Infinity;
@@ -105,7 +114,25 @@ function checkOptions(opts: BuildOptions): { asOf: Date; hotLimit: number } {
   if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
     throw new LarderError('LARDER_ERR_ARGUMENT', `buildBundle: threads must be an integer >= 1, got ${opts.threads}`);
   }
-  return { asOf, hotLimit };
+  const onBadRow = opts.onBadRow ?? 'fail';
+  if (onBadRow !== 'fail' && onBadRow !== 'skip') throw new RangeError(`buildBundle: onBadRow must be 'fail' or 'skip', got ${JSON.stringify(opts.onBadRow)}`);
+  return { asOf, hotLimit, onBadRow };
+}
+
+/** How many bad rows a message shows. */
+const BAD_ROW_EXAMPLES = 5;
+
+/** The first bad rows of a view's source, each as `file row N (key): column = value`. */
+async function badRowExamples(conn: DuckDBConnection, plan: ViewReadPlan): Promise<string[]> {
+  const rows = await queryRows(conn, badRowsSql(plan, BAD_ROW_EXAMPLES));
+  return rows.map((r) => {
+    const key = plan.joinKeys.map((k, i) => `${k.name} ${JSON.stringify(r[`${KEY_PREFIX}${i}`])}`).join(', ');
+    const values = plan.timeColumns
+      .map((c, i) => [c, r[`${BAD_PREFIX}${i}`]] as const)
+      .filter(([, v]) => v !== null && v !== undefined)
+      .map(([c, v]) => `column "${c.column}" (${c.role}) = ${String(v)}`);
+    return `${String(r.file)} row ${String(r.row_number)} (${key}): ${values.join(', ')}`;
+  });
 }
 
 const onlineViews = (repo: RepoDef) => repo.featureViews.filter((v) => v.online !== false);
@@ -183,6 +210,7 @@ async function buildView(
   asOfMs: number,
   hot: HotKeys | undefined,
   hotLimit: number,
+  onBadRow: 'fail' | 'skip',
   timings: BuildTimings,
   progress: (p: BuildProgress) => void,
 ): Promise<ViewRun> {
@@ -200,19 +228,28 @@ async function buildView(
 
   let t = performance.now();
   progress({ phase: 'read', view, message: `feature view "${view}": reading ${plan.source.files.length} file(s) of source "${plan.source.def.name}"` });
-  const counts = (await queryRows(conn, sourceCountsSql(plan, asOfMs)))[0]!;
+  const skipBadRows = onBadRow === 'skip';
+  const counts = (await queryRows(conn, sourceCountsSql(plan, asOfMs, skipBadRows)))[0]!;
   summary.sourceRows = Number(counts.total);
   summary.visibleRows = Number(counts.visible);
   const nullKey = Number(counts.null_key);
   const nullTime = Number(counts.null_time);
   if (nullKey > 0) warnings.push(`feature view "${view}": ${nullKey} source rows have a null join key and were skipped`);
   if (nullTime > 0) warnings.push(`feature view "${view}": ${nullTime} source rows have a null ${plan.source.def.timestampField} and were skipped`);
+  const bad = Number(counts.bad);
+  if (bad > 0) {
+    const examples = (await badRowExamples(conn, plan)).join('; ');
+    const rowsOf = `${bad} source row${bad === 1 ? '' : 's'} of source "${plan.source.def.name}"`;
+    const what = `a time larder cannot store (it stores ${TIME_RANGE_TEXT}): ${bad > BAD_ROW_EXAMPLES ? `the first ${BAD_ROW_EXAMPLES}: ` : ''}${examples}`;
+    if (!skipBadRows) throw new LarderError('LARDER_ERR_VALUE', `feature view "${view}": ${rowsOf} hold${bad === 1 ? 's' : ''} ${what}. Fix the data, or build with --on-bad-row skip to leave such rows out`);
+    warnings.push(`feature view "${view}": skipped ${rowsOf} holding ${what}`);
+  }
   if (hotKeys) await loadHotKeys(conn, hotKeys, plan.joinKeys.length);
   timings.readSeconds += seconds(t);
   progress({ phase: 'read', view, message: `feature view "${view}": ${summary.sourceRows} source rows, ${summary.visibleRows} visible at as_of` });
 
   t = performance.now();
-  await conn.run(`CREATE OR REPLACE TEMP TABLE ${SNAPSHOT_TABLE} AS ${snapshotSql(plan, { asOfMs, hotKeysTable: hotKeys ? HOT_TABLE : undefined })}`);
+  await conn.run(`CREATE OR REPLACE TEMP TABLE ${SNAPSHOT_TABLE} AS ${snapshotSql(plan, { asOfMs, hotKeysTable: hotKeys ? HOT_TABLE : undefined, skipBadRows })}`);
   const snapRows = Number((await queryRows(conn, `SELECT count(*) AS n FROM ${SNAPSHOT_TABLE}`))[0]!.n);
   timings.snapshotSeconds += seconds(t);
   // A hot keys file already applied the limit to its own list; views it
@@ -253,7 +290,7 @@ async function buildView(
 /** Builds the next bundle version of the repo in `repoDir` into `outDir`. */
 export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
   const started = performance.now();
-  const { asOf, hotLimit } = checkOptions(opts);
+  const { asOf, hotLimit, onBadRow } = checkOptions(opts);
   const progress = opts.onProgress ?? (() => undefined);
   const timings: BuildTimings = { readSeconds: 0, snapshotSeconds: 0, convertSeconds: 0, encodeSeconds: 0, writeSeconds: 0 };
 
@@ -279,7 +316,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
       const plan = plans.get(view.name)!;
       let run: ViewRun;
       try {
-        run = await buildView(db.conn, plan, asOf.getTime(), hot, hotLimit, timings, progress);
+        run = await buildView(db.conn, plan, asOf.getTime(), hot, hotLimit, onBadRow, timings, progress);
       } catch (e) {
         throw sourceFailure(loaded.file, plan, e);
       }

@@ -26,6 +26,8 @@ export const CREATED_COLUMN = '__larder_created_ms';
 export const TIE_COLUMN = '__larder_tie';
 
 export const HOT_PREFIX = '__larder_hot';
+/** badRowsSql's columns: time column i's value where it is a bad one. */
+export const BAD_PREFIX = '__larder_bad';
 
 /** The rule's ordering over the snapshot's columns, best first. */
 export const WINNER_ORDER_SQL = asofOrderBySql({
@@ -42,6 +44,13 @@ export interface SnapshotOptions {
    * keys.ts: an integer as its decimal digits), in join key order.
    */
   hotKeysTable?: string;
+  /** Leaves out rows holding a time larder cannot store (--on-bad-row skip); otherwise the build has already failed on them. */
+  skipBadRows?: boolean;
+}
+
+/** SQL true where a source row holds a time larder cannot store in any of the view's time columns. */
+export function badRowSql(plan: ViewReadPlan): string {
+  return plan.timeColumns.length === 0 ? 'FALSE' : `(${plan.timeColumns.map((c) => c.badSql).join(' OR ')})`;
 }
 
 /** The source rows visible at as_of, with key, time and position columns. */
@@ -58,7 +67,7 @@ function visibleRowsSql(plan: ViewReadPlan, opts: SnapshotOptions): string {
   }
   return `SELECT ${[...keys, `${plan.eventTsSql} AS ${EVENT_COLUMN}`, `${created} AS ${CREATED_COLUMN}`, `s.${FILE_COLUMN}`, `s.${ROW_COLUMN}`, ...features].join(', ')}
     FROM ${from}
-    WHERE ${[...notNullKeys, `${plan.eventTsSql} <= ${Math.floor(opts.asOfMs)}`].join(' AND ')}`;
+    WHERE ${[...notNullKeys, `${plan.eventTsSql} <= ${Math.floor(opts.asOfMs)}`, ...(opts.skipBadRows ? [`NOT ${badRowSql(plan)}`] : [])].join(' AND ')}`;
 }
 
 /**
@@ -78,12 +87,39 @@ export function snapshotSql(plan: ViewReadPlan, opts: SnapshotOptions): string {
     QUALIFY row_number() OVER w = 1`;
 }
 
-/** Counts of the source's rows: all, visible at as_of, and those skipped for a null key or time. */
-export function sourceCountsSql(plan: ViewReadPlan, asOfMs: number): string {
+/**
+ * Counts of the source's rows: all; those skipped for a null key or a null
+ * event time; those with a key holding a time larder cannot store (bad);
+ * and those visible at as_of (bad rows left out when `skipBadRows`).
+ */
+export function sourceCountsSql(plan: ViewReadPlan, asOfMs: number, skipBadRows = false): string {
   const nullKey = plan.joinKeys.map((k) => `${sqlIdent(k.name)} IS NULL`).join(' OR ');
+  const bad = badRowSql(plan);
   return `SELECT count(*) AS total,
       count(*) FILTER (WHERE ${nullKey}) AS null_key,
-      count(*) FILTER (WHERE ${plan.eventTsSql} IS NULL) AS null_time,
-      count(*) FILTER (WHERE NOT (${nullKey}) AND ${plan.eventTsSql} <= ${Math.floor(asOfMs)}) AS visible
+      count(*) FILTER (WHERE ${sqlIdent(plan.source.def.timestampField)} IS NULL) AS null_time,
+      count(*) FILTER (WHERE NOT (${nullKey}) AND ${bad}) AS bad,
+      count(*) FILTER (WHERE NOT (${nullKey}) AND ${plan.eventTsSql} <= ${Math.floor(asOfMs)}${skipBadRows ? ` AND NOT ${bad}` : ''}) AS visible
     FROM ${plan.source.relation} AS s`;
+}
+
+/**
+ * The first `limit` rows (in source order) with a key that hold a time
+ * larder cannot store: file, row (from 1), the key, and per time column its
+ * value as text where it is the bad one (else NULL).
+ */
+export function badRowsSql(plan: ViewReadPlan, limit: number): string {
+  const nullKey = plan.joinKeys.map((k) => `${sqlIdent(k.name)} IS NULL`).join(' OR ');
+  // Parquet and Arrow number rows from 0, CSV (WITH ORDINALITY) from 1.
+  const rowFrom1 = plan.source.format === 'csv' ? ROW_COLUMN : `${ROW_COLUMN} + 1`;
+  const cols = [
+    `${FILE_COLUMN} AS file`,
+    `${rowFrom1} AS row_number`,
+    ...plan.joinKeys.map((k, i) => `CAST(${sqlIdent(k.name)} AS VARCHAR) AS ${KEY_PREFIX}${i}`),
+    ...plan.timeColumns.map((c, i) => `CASE WHEN ${c.badSql} THEN CAST(${sqlIdent(c.column)} AS VARCHAR) END AS ${BAD_PREFIX}${i}`),
+  ];
+  return `SELECT ${cols.join(', ')} FROM ${plan.source.relation} AS s
+    WHERE NOT (${nullKey}) AND ${badRowSql(plan)}
+    ORDER BY ${FILE_COLUMN}, ${ROW_COLUMN}
+    LIMIT ${limit}`;
 }

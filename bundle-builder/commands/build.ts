@@ -15,6 +15,8 @@ export interface BuildArgs {
   hotKeysFile?: string;
   hotLimit?: number;
   threads?: number;
+  /** What a source row holding a time larder cannot store does: fail the build, or skip the row with a warning. */
+  onBadRow: 'fail' | 'skip';
   json: boolean;
 }
 
@@ -57,6 +59,11 @@ export const BUILD_OPTIONS: readonly OptionSpec<BuildArgs>[] = [
     key: 'threads', flag: '--threads', env: 'LARDER_THREADS', valueName: '<n>', defaultText: undefined, whenUnset: 'all cores',
     description: 'DuckDB worker threads.',
     parse: integer(1, Number.MAX_SAFE_INTEGER, 'an integer >= 1'),
+  },
+  {
+    key: 'onBadRow', flag: '--on-bad-row', env: 'LARDER_ON_BAD_ROW', valueName: '<fail|skip>', defaultText: 'fail',
+    description: 'A source row holding a time larder cannot store (infinite, or outside the years 0001-9999) fails the build (fail), or is left out with a counted warning naming the source, column, row and value (skip).',
+    parse: (raw) => (raw === 'fail' || raw === 'skip' ? raw : { invalid: 'must be fail or skip' }),
   },
   {
     key: 'json', flag: '--json', env: 'LARDER_JSON', defaultText: 'false',
@@ -128,6 +135,7 @@ export async function run(argv: string[]): Promise<number> {
       hotKeysFile: args.hotKeysFile,
       hotLimit: args.hotLimit,
       threads: args.threads,
+      onBadRow: args.onBadRow,
       onProgress: printer.onProgress,
     });
     printer.done();

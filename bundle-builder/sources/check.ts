@@ -7,7 +7,7 @@ import type { JoinKeyDtype } from '../../src/core/dtypes.js';
 import type { Dtype } from '../../src/core/dtypes.js';
 import { LarderError } from '../../src/core/errors.js';
 import type { FeatureViewDef, RepoDef } from '../../src/core/repo/types.js';
-import { columnFits, epochMsSql, expectedTypes, featureSql, isTimestampType, joinKeyDtype } from './column-types.js';
+import { badTimeSql, columnFits, epochMsSql, expectedTypes, featureSql, isTimestampType, joinKeyDtype } from './column-types.js';
 import type { OpenSource } from './source.js';
 
 export interface ViewReadPlan {
@@ -20,6 +20,11 @@ export interface ViewReadPlan {
   /** SQL giving created time in epoch ms, when the source has a created timestamp field. */
   createdTsSql?: string;
   features: { name: string; dtype: Dtype; sql: string }[];
+  /**
+   * The time columns the view reads (event, created, timestamp features),
+   * each with SQL true where a row holds a time larder cannot store.
+   */
+  timeColumns: { column: string; role: string; badSql: string }[];
 }
 
 /** The view's join key column names, in key order. */
@@ -79,14 +84,22 @@ export function checkView(repo: RepoDef, view: FeatureViewDef, source: OpenSourc
     ? typeOf(`createdTimestampField "${createdField}" (source "${source.def.name}")`, createdField, isTimestampType, tsExpected)
     : undefined;
   const features: ViewReadPlan['features'] = [];
+  const timeColumns: ViewReadPlan['timeColumns'] = [];
+  if (tsType) timeColumns.push({ column: tsField, role: 'timestampField', badSql: badTimeSql(tsField, tsType) });
+  if (createdField && createdType) timeColumns.push({ column: createdField, role: 'createdTimestampField', badSql: badTimeSql(createdField, createdType) });
   for (const f of view.features) {
     const t = typeOf(`feature "${f.name}" (${f.dtype})`, f.name, (x) => columnFits(f.dtype, x), expectedTypes(f.dtype));
-    if (t) features.push({ name: f.name, dtype: f.dtype, sql: featureSql(f.name, f.dtype, t) });
+    if (!t) continue;
+    features.push({ name: f.name, dtype: f.dtype, sql: featureSql(f.name, f.dtype, t) });
+    // A source column read as both the event time and a feature is checked once.
+    if (f.dtype === 'timestamp' && !timeColumns.some((c) => c.column === f.name)) {
+      timeColumns.push({ column: f.name, role: `feature "${f.name}"`, badSql: badTimeSql(f.name, t) });
+    }
   }
   if (problems.length > 0) {
     throw new LarderError('LARDER_ERR_CONFIG', `feature repo does not match its data:\n  ${problems.map((p) => `${configFile}: ${p}`).join('\n  ')}`);
   }
-  const plan: ViewReadPlan = { view, source, joinKeys, eventTsSql: epochMsSql(tsField, tsType!), features };
+  const plan: ViewReadPlan = { view, source, joinKeys, eventTsSql: epochMsSql(tsField, tsType!), features, timeColumns };
   if (createdField) plan.createdTsSql = epochMsSql(createdField, createdType!);
   return plan;
 }

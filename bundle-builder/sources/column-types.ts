@@ -25,6 +25,7 @@
  * integer types (-> int64) or VARCHAR (-> string).
  */
 import type { Dtype, JoinKeyDtype } from '../../src/core/dtypes.js';
+import { MAX_TIME_MS, MIN_TIME_MS } from '../../src/core/time.js';
 import { sqlIdent } from '../duckdb.js';
 
 const INTEGER_TYPES = new Set([
@@ -93,11 +94,25 @@ export function joinKeyDtype(t: string): JoinKeyDtype | undefined {
   return undefined;
 }
 
-/** Epoch milliseconds (BIGINT) of a timestamp-typed column. */
+/**
+ * Epoch milliseconds (BIGINT) of a timestamp-typed column. NULL for a null,
+ * and also for infinity, -infinity and a DATE beyond TIMESTAMP's range:
+ * badTimeSql tells those apart from nulls.
+ */
 export function epochMsSql(column: string, t: string): string {
   const c = sqlIdent(column);
   if (t === 'TIMESTAMP WITH TIME ZONE') return `epoch_ms(${c})`;
-  return `epoch_ms(CAST(${c} AS TIMESTAMP))`;
+  return `epoch_ms(TRY_CAST(${c} AS TIMESTAMP))`;
+}
+
+/**
+ * Whether a timestamp-typed column holds a time larder cannot store (see
+ * MIN_TIME_MS): infinite, or outside the years 0001 to 9999. DuckDB's
+ * timestamps reach years -290,000 to 294,000.
+ */
+export function badTimeSql(column: string, t: string): string {
+  // A non-null value whose epoch ms is NULL (infinite, or past TIMESTAMP) or out of range; epoch ms computed once.
+  return `(${sqlIdent(column)} IS NOT NULL AND NOT coalesce(${epochMsSql(column, t)} BETWEEN ${MIN_TIME_MS} AND ${MAX_TIME_MS}, false))`;
 }
 
 /**

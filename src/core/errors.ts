@@ -51,6 +51,8 @@ export const ERROR_CATALOG = {
   LARDER_ERR_BODY_TOO_LARGE: { httpStatus: 413, exitCode: 1, meaning: 'The request body is larger than --max-body-bytes allows.' },
   LARDER_ERR_NOT_FOUND: { httpStatus: 404, exitCode: 1, meaning: 'No such route.' },
   LARDER_ERR_NOT_READY: { httpStatus: 503, exitCode: 1, meaning: 'The sidecar has no bundle loaded yet; the message says why.' },
+  // A bundle file larger than the reader allows (--max-bundle-bytes).
+  LARDER_ERR_BUNDLE_TOO_LARGE: { httpStatus: 500, exitCode: 1, meaning: 'A bundle file is larger than --max-bundle-bytes allows; it is refused before it is read.' },
   // A tier (Redis, ...) that did not answer in time; its keys read as misses.
   LARDER_ERR_TIER_TIMEOUT: { httpStatus: 503, exitCode: 1, meaning: 'A tier (Redis, ...) did not answer within its deadline; its keys were answered as misses.' },
   // Connections: requests that broke HTTP's rules or limits before a route saw them.

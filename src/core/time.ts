@@ -16,6 +16,24 @@ export function isPlainTime(ms: number): boolean {
   return Number.isInteger(ms) && ms >= FOUR_DIGIT_YEARS[0] && ms < FOUR_DIGIT_YEARS[1];
 }
 
+/**
+ * The times larder stores (event, created and `timestamp` feature values):
+ * whole milliseconds from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z.
+ * That is protobuf's Timestamp range, which Feast's JSON answers carry, and
+ * RFC 3339's four-digit years; formatTimestamp writes every one of them.
+ * DuckDB's timestamps reach far past it (and infinity); the builder refuses
+ * or skips such rows, and the decoder rejects a bundle holding one.
+ */
+export const MIN_TIME_MS = -62_135_596_800_000;
+export const MAX_TIME_MS = 253_402_300_799_999;
+/** The range above, for messages. */
+export const TIME_RANGE_TEXT = '0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z';
+
+/** Whether `ms` is a time larder stores (see MIN_TIME_MS). */
+export function isStorableTime(ms: number): boolean {
+  return Number.isInteger(ms) && ms >= MIN_TIME_MS && ms <= MAX_TIME_MS;
+}
+
 /** The parts civilTime writes, in this order. */
 export const YEAR = 0, MONTH = 1, DAY = 2, HOURS = 3, MINUTES = 4, SECONDS = 5, MILLIS = 6;
 

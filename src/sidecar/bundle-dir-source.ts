@@ -20,6 +20,8 @@ export interface BundleDirSourceOptions {
   holder: ServingStateHolder;
   log: Logger;
   metrics?: Metrics;
+  /** Larger bundle files are refused before they are read (--max-bundle-bytes); default no limit. */
+  maxBundleBytes?: number;
 }
 
 export class BundleDirSource implements BundleSource {
@@ -28,6 +30,7 @@ export class BundleDirSource implements BundleSource {
   private readonly holder: ServingStateHolder;
   private readonly log: Logger;
   private readonly metrics: Metrics | undefined;
+  private readonly maxBundleBytes: number | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
   private running: Promise<void> | undefined;
   /** Project of the first bundle served; later bundles must be of the same project. */
@@ -43,6 +46,7 @@ export class BundleDirSource implements BundleSource {
     this.holder = opts.holder;
     this.log = opts.log;
     this.metrics = opts.metrics;
+    this.maxBundleBytes = opts.maxBundleBytes;
   }
 
   async start(): Promise<void> {
@@ -114,7 +118,7 @@ export class BundleDirSource implements BundleSource {
   private async open(path: string, named: { project: string; version: number }): Promise<Bundle | undefined> {
     let bundle: Bundle;
     try {
-      bundle = await openBundle(path);
+      bundle = await openBundle(path, { maxBytes: this.maxBundleBytes });
     } catch (e) {
       const message = (e as Error).message;
       this.reject(path, message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message);

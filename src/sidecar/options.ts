@@ -24,6 +24,8 @@ export interface ServeOptions {
   serveStale: boolean;
   /** Most client connections open at once. */
   maxConnections: number;
+  /** Largest bundle file opened, in bytes; larger files are refused before they are read. */
+  maxBundleBytes: number;
 }
 
 /** One entry of the serve table. */
@@ -79,6 +81,11 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     key: 'maxConnections', flag: '--max-connections', env: 'LARDER_MAX_CONNECTIONS', valueName: '<n>', defaultText: '1024',
     description: 'Most client connections open at once; one more is answered 503 (LARDER_ERR_TOO_MANY_CONNECTIONS) and closed. Each holds a file descriptor; the default is ample for the keep-alive pools of the clients in a pod.',
     parse: integer(1, 1_000_000, 'an integer from 1 to 1000000'),
+  },
+  {
+    key: 'maxBundleBytes', flag: '--max-bundle-bytes', env: 'LARDER_MAX_BUNDLE_BYTES', valueName: '<bytes>', defaultText: '1GiB',
+    description: 'Largest bundle file opened. A larger file in the bundle directory is refused (and logged) before any of it is read, and the bundle being served stays; opening a bundle takes about its size in memory.',
+    parse: bytes(1, 'at least 1'),
   },
 ];
 

@@ -66,7 +66,7 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
       tierLog.warn(`tier ${tier.name}`, `tier ${tier.name}: ${error instanceof Error ? error.message : String(error)}; its keys were answered as misses`);
     },
   });
-  const source = new BundleDirSource({ dir: options.bundles, pollMs: options.pollMs, holder, log, metrics });
+  const source = new BundleDirSource({ dir: options.bundles, pollMs: options.pollMs, holder, log, metrics, maxBundleBytes: options.maxBundleBytes });
   await source.start();
 
   const deps: RouteDeps = {

@@ -159,6 +159,7 @@ export async function startTestSidecar(dir: string, options: Partial<ServeOption
       pollMs: 50,
       shutdownGraceMs: 2000,
       maxConnections: 1024,
+      maxBundleBytes: 1024 ** 3,
       ...options,
     },
     { now: () => clock.nowMs, log },

@@ -4,7 +4,8 @@ import type { JoinKeyDtype } from '../dtypes.js';
 import { LarderError } from '../errors.js';
 import type { RepoDef } from '../repo/types.js';
 import { computeStats } from '../stats.js';
-import { encodeRows } from './rows.js';
+import { describeTime, encodeRows } from './rows.js';
+import { TIME_RANGE_TEXT, isStorableTime } from '../time.js';
 import { buildSlots } from './key-index.js';
 import {
   ALIGN,
@@ -61,6 +62,17 @@ class DataWriter {
   }
 }
 
+/** Every row's time must be one larder stores (null allowed for created times): the decoder rejects any other. */
+function checkTimes(view: string, what: string, keys: readonly string[], times: ArrayLike<number | null>, nullable: boolean): void {
+  for (let row = 0; row < times.length; row++) {
+    const t = times[row];
+    if (nullable && (t === null || t === undefined || Number.isNaN(t))) continue;
+    if (typeof t !== 'number' || !isStorableTime(t)) {
+      throw new LarderError('LARDER_ERR_SOURCE', `feature view "${view}", key ${JSON.stringify(keys[row])}: ${what} ${describeTime(t)} is not a time larder stores (whole milliseconds from ${TIME_RANGE_TEXT})`);
+    }
+  }
+}
+
 const bytesOf = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 export async function encodeBundle(input: BundleInput): Promise<Uint8Array> {
@@ -74,6 +86,8 @@ export async function encodeBundle(input: BundleInput): Promise<Uint8Array> {
     const rows = snap.keys.length;
     if (snap.eventTsMs.length !== rows) throw new LarderError('LARDER_ERR_ARGUMENT', `encodeBundle: view "${snap.name}": eventTsMs has ${snap.eventTsMs.length} rows, keys ${rows}`);
     if (snap.createdTsMs && snap.createdTsMs.length !== rows) throw new LarderError('LARDER_ERR_ARGUMENT', `encodeBundle: view "${snap.name}": createdTsMs has ${snap.createdTsMs.length} rows, keys ${rows}`);
+    checkTimes(snap.name, 'event time', snap.keys, snap.eventTsMs, false);
+    if (snap.createdTsMs) checkTimes(snap.name, 'created time', snap.keys, snap.createdTsMs, true);
     const columns = def.features.map((f) => {
       const values = snap.columns[f.name];
       if (!values || values.length !== rows) {
@@ -104,12 +118,6 @@ export async function encodeBundle(input: BundleInput): Promise<Uint8Array> {
     viewManifests.push({ name: snap.name, keyCount: rows, joinKeys: snap.joinKeys, features: stats });
   }
 
-  // Everything after the manifest: layout length, layout, padding, data.
-  const layoutBytes = packPlain(layout);
-  const content = new Uint8Array(4 + layoutBytes.length + 8 + data.length); // room for padding
-  new DataView(content.buffer).setUint32(0, layoutBytes.length, true);
-  content.set(layoutBytes, 4);
-
   const manifest: BundleManifest = {
     format: 'larder-bundle',
     formatVersion: FORMAT_VERSION,
@@ -123,23 +131,40 @@ export async function encodeBundle(input: BundleInput): Promise<Uint8Array> {
     views: viewManifests,
     warnings: input.warnings ?? [],
   };
+  return assembleBundle((contentSha256) => packPlain({ ...manifest, contentSha256 }), packPlain(layout), data.chunks);
+}
+
+/**
+ * Lays a bundle file out from its parts: header, manifest, layout length,
+ * layout, padding, data. `packManifest` packs the manifest holding the
+ * given content hash (of everything after the manifest); a hex hash has a
+ * fixed length, so the packed length must not depend on its value.
+ * encodeBundle is the ordinary caller; the fuzzer (fuzz/) forges bundles
+ * with it from manifests and layouts no encoder would write.
+ */
+export async function assembleBundle(
+  packManifest: (contentSha256: string) => Uint8Array,
+  layoutBytes: Uint8Array,
+  dataChunks: readonly Uint8Array[],
+): Promise<Uint8Array> {
   // The data start must be 8-aligned from the file start, which depends on
-  // the manifest length, which holds the content hash: a hex hash has a fixed
-  // length, so pack once with a placeholder of that length to learn it.
-  manifest.contentSha256 = '0'.repeat(64);
-  const manifestLength = packPlain(manifest).length;
+  // the manifest length: pack once with a placeholder hash to learn it.
+  const manifestLength = packManifest('0'.repeat(64)).length;
   const beforePad = HEADER_BYTES + manifestLength + 4 + layoutBytes.length;
   const pad = (ALIGN - (beforePad % ALIGN)) % ALIGN;
-  const contentLength = 4 + layoutBytes.length + pad + data.length;
-  const body = content.subarray(0, contentLength);
+  let dataLength = 0;
+  for (const chunk of dataChunks) dataLength += chunk.length;
+  // Everything after the manifest: layout length, layout, padding, data.
+  const body = new Uint8Array(4 + layoutBytes.length + pad + dataLength);
+  new DataView(body.buffer).setUint32(0, layoutBytes.length, true);
+  body.set(layoutBytes, 4);
   let at = 4 + layoutBytes.length + pad;
-  for (const chunk of data.chunks) {
+  for (const chunk of dataChunks) {
     body.set(chunk, at);
     at += chunk.length;
   }
-  manifest.contentSha256 = await sha256Hex(body);
-  const manifestBytes = packPlain(manifest);
-  if (manifestBytes.length !== manifestLength) throw new LarderError('LARDER_ERR_INTERNAL', 'encodeBundle: manifest length changed while hashing');
+  const manifestBytes = packManifest(await sha256Hex(body));
+  if (manifestBytes.length !== manifestLength) throw new LarderError('LARDER_ERR_INTERNAL', 'assembleBundle: manifest length changed while hashing');
 
   const out = new Uint8Array(HEADER_BYTES + manifestBytes.length + body.length);
   out.set(MAGIC, 0);

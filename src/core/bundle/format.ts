@@ -97,6 +97,10 @@ export interface FieldLayout {
  *   24  f64  created time, epoch ms; NaN when the source has none
  *   32  ...  fields at their `offset` (f64 fields first, then 4-byte, then 1-byte)
  *   nullsOffset: null bitmap, one bit per feature (set = null)
+ *
+ * Every time (event, created, `timestamp` values) is a whole epoch
+ * millisecond from MIN_TIME_MS to MAX_TIME_MS (time.ts); the decoder rejects
+ * a bundle holding any other (record-checks.ts).
  */
 export interface ViewLayout {
   name: string;

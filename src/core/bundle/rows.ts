@@ -7,7 +7,7 @@
 import { pack, unpack } from 'msgpackr';
 import type { Dtype } from '../dtypes.js';
 import type { FeatureDef } from '../repo/types.js';
-import { formatTimestamp } from '../time.js';
+import { TIME_RANGE_TEXT, formatTimestamp, isStorableTime } from '../time.js';
 import type { FieldKind, FieldLayout } from './format.js';
 import { withRoom } from '../bytes.js';
 import { decodeUtf8 } from './utf8.js';
@@ -122,6 +122,13 @@ class Heap {
 }
 
 function toNumber(dtype: Dtype, v: unknown, row: number): number {
+  if (dtype === 'timestamp') {
+    const ms = v instanceof Date ? v.getTime() : typeof v === 'bigint' ? Number(v) : v;
+    if (typeof ms !== 'number' || !isStorableTime(ms)) {
+      throw unstorable(`row ${row}: ${describeTime(v)} is not a time larder stores (whole milliseconds from ${TIME_RANGE_TEXT})`);
+    }
+    return ms;
+  }
   if (typeof v === 'bigint') {
     if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
       throw unstorable(`row ${row}: ${v} is outside the safe integer range (±2^53) that int64 values support; store it as a string`);
@@ -134,6 +141,14 @@ function toNumber(dtype: Dtype, v: unknown, row: number): number {
     return v;
   }
   throw unstorable(`row ${row}: expected a number for ${dtype}, got ${typeof v}`);
+}
+
+/** A time value as a message shows it: epoch ms, and the date when it has one. */
+export function describeTime(v: unknown): string {
+  const ms = v instanceof Date ? v.getTime() : v;
+  if (typeof ms !== 'number') return `${typeof v} ${String(v)}`;
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? String(ms) : `${ms} (${date.toISOString()})`;
 }
 
 export interface EncodedRows {
