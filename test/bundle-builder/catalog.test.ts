@@ -79,6 +79,6 @@ describe('build options', () => {
     expect(parse(['repo', '--out', '/flag', '--hot-limit', '0', '--json'])).toMatchObject({ outDir: '/flag', hotLimit: 0, json: true });
     expect(parse(['repo']).asOf?.toISOString()).toBe('2024-01-01T00:00:00.000Z');
     // Options left out stay out: buildBundle picks now, all keys, all cores.
-    expect(parseBuildArgs(['repo'], { LARDER_OUT: 'o' })).toEqual({ help: false, options: { repoDir: 'repo', outDir: 'o', json: false } });
+    expect(parseBuildArgs(['repo'], { LARDER_OUT: 'o' })).toEqual({ help: false, options: { repoDir: 'repo', outDir: 'o', json: false, onBadRow: 'fail' } });
   });
 });
