@@ -1,0 +1,117 @@
+/**
+ * Reading and writing row values in Redis (keys.ts names them, row-value.ts
+ * encodes them).
+ *
+ * Writes keep the newest row by the as-of rule: a Lua script compares the
+ * event time (bytes 0-7 of a value, f64 LE) and then the created time
+ * (bytes 24-31, NaN for none, which ranks lowest) of the stored row with the
+ * new one and writes only when the new one is not older; an equal row is
+ * replaced (a later write is a later source position). So materialize never
+ * overwrites a newer pushed row with an older snapshot row, and a late push
+ * never hides a newer one, whatever order writers run in.
+ */
+import type { RedisClient } from './connection.js';
+import { type ViewKeys, byBucket } from './keys.js';
+
+/** Keys per script call or MGET: bounded so one call never blocks Redis for long. */
+export const MAX_KEYS_PER_CALL = 512;
+
+const PUT_NEWEST = `
+local ttl = tonumber(ARGV[1])
+local written = 0
+for i = 1, #KEYS do
+  local new = ARGV[i + 1]
+  local old = redis.call('GET', KEYS[i])
+  local put = true
+  if old and #old >= 32 then
+    local oe = struct.unpack('<d', old, 1)
+    local ne = struct.unpack('<d', new, 1)
+    if ne < oe then
+      put = false
+    elseif ne == oe then
+      local oc = struct.unpack('<d', old, 25)
+      local nc = struct.unpack('<d', new, 25)
+      if nc ~= nc then
+        put = (oc ~= oc)
+      elseif oc == oc and nc < oc then
+        put = false
+      end
+    end
+  end
+  if put then
+    if ttl > 0 then redis.call('SET', KEYS[i], new, 'PX', ttl) else redis.call('SET', KEYS[i], new) end
+    written = written + 1
+  end
+end
+return written
+`;
+
+interface WithPut {
+  larderPutNewest(numKeys: number, ...args: (string | number | Uint8Array)[]): Promise<number>;
+}
+
+const defined = new WeakSet<RedisClient>();
+
+function putCommand(client: RedisClient): WithPut {
+  if (!defined.has(client)) {
+    client.defineCommand('larderPutNewest', { lua: PUT_NEWEST });
+    defined.add(client);
+  }
+  return client as unknown as WithPut;
+}
+
+/** The same bytes as a Buffer, without a copy. */
+export const asBuffer = (u8: Uint8Array): Buffer => (Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength));
+
+export interface WriteResult {
+  /** Rows stored. */
+  written: number;
+  /** Rows not stored because Redis held a newer row for the key. */
+  kept: number;
+}
+
+/**
+ * Writes `values[i]` under entity key `entityKeys[i]` of a view, newest
+ * wins; `ttlMs` > 0 lets each key expire. Calls go out together (the
+ * client pipelines them per node); rejects when Redis does.
+ */
+export async function writeRows(client: RedisClient, keys: ViewKeys, entityKeys: readonly string[], values: readonly Uint8Array[], ttlMs = 0): Promise<WriteResult> {
+  const put = putCommand(client);
+  const calls: Promise<number>[] = [];
+  for (const group of byBucket(keys, entityKeys)) {
+    for (let start = 0; start < group.length; start += MAX_KEYS_PER_CALL) {
+      const chunk = group.slice(start, start + MAX_KEYS_PER_CALL);
+      const args: (string | number | Uint8Array)[] = chunk.map((i) => keys.key(entityKeys[i]!));
+      args.push(ttlMs);
+      // ioredis sends a Buffer as bytes, any other typed array as its text.
+      for (const i of chunk) args.push(asBuffer(values[i]!));
+      calls.push(put.larderPutNewest(chunk.length, ...args));
+    }
+  }
+  const written = (await Promise.all(calls)).reduce((a, b) => a + b, 0);
+  return { written, kept: entityKeys.length - written };
+}
+
+/**
+ * Reads the values of `entityKeys[i]` for i in `indexes`, in that order
+ * (null where Redis holds none): one MGET on a standalone Redis, one per
+ * bucket on a cluster (all of a bucket's keys share a slot).
+ */
+export async function readRows(client: RedisClient, keys: ViewKeys, entityKeys: readonly string[], indexes: readonly number[]): Promise<(Buffer | null)[]> {
+  if (!client.isCluster && indexes.length <= MAX_KEYS_PER_CALL) {
+    return client.mgetBuffer(indexes.map((i) => keys.key(entityKeys[i]!)));
+  }
+  const out = new Array<Buffer | null>(indexes.length).fill(null);
+  const position = new Map<number, number>(indexes.map((i, j) => [i, j]));
+  const calls: Promise<void>[] = [];
+  for (const group of byBucket(keys, entityKeys, indexes)) {
+    for (let start = 0; start < group.length; start += MAX_KEYS_PER_CALL) {
+      const chunk = group.slice(start, start + MAX_KEYS_PER_CALL);
+      calls.push(client.mgetBuffer(chunk.map((i) => keys.key(entityKeys[i]!))).then((values) => {
+        chunk.forEach((i, j) => (out[position.get(i)!] = values[j] ?? null));
+      }));
+    }
+  }
+  await Promise.all(calls);
+  return out;
+}
