@@ -29,6 +29,12 @@ export const ERROR_CATALOG = {
   LARDER_ERR_BODY_TOO_LARGE: 413,
   LARDER_ERR_NOT_FOUND: 404,
   LARDER_ERR_NOT_READY: 503,
+  // Writes (/push): refused without the admin token (401), or when writes are off (403).
+  LARDER_ERR_UNAUTHORIZED: 401,
+  LARDER_ERR_WRITES_OFF: 403,
+  LARDER_ERR_BAD_PUSH: 400,
+  // Redis could not be reached or failed a write (a push is answered 503; retrying is safe).
+  LARDER_ERR_REDIS: 503,
   // A tier (Redis, ...) that did not answer in time; its keys read as misses.
   LARDER_ERR_TIER_TIMEOUT: 503,
   // A bug, never a user's fault: the sidecar logs the stack and answers this.

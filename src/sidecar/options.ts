@@ -5,6 +5,8 @@
  * environment variable, then default.
  */
 import { parseArgs } from 'node:util';
+import { parseClusterSeeds, redisUrlProblem } from './redis/connection.js';
+import { namespaceProblem } from './redis/keys.js';
 
 export interface ServeOptions {
   /** Directory of bundle files (`<project>-v<N>.larder`). */
@@ -23,6 +25,22 @@ export interface ServeOptions {
   shutdownGraceMs: number;
   /** Answer a stale row's own value instead of the feature's default (Feast's behaviour). */
   serveStale: boolean;
+  /** A standalone Redis (redis:// or rediss:// URL), or undefined. */
+  redis: string | undefined;
+  /** Redis Cluster seed nodes (host:port,...), or undefined. */
+  redisCluster: string | undefined;
+  /** First part of every Redis key. */
+  redisNamespace: string;
+  /** Deadline of one Redis read, ms. */
+  redisTimeoutMs: number;
+  /** How long rows read from Redis stay in the LRU, ms. */
+  redisCacheTtlMs: number;
+  /** Length bound of the change stream of pushed rows (entries). */
+  redisStreamMaxLen: number;
+  /** Bearer token that /push and other writes require; undefined: writes are off. */
+  adminToken: string | undefined;
+  /** The feature repo folder, where pushes to offline write their Parquet files; undefined: offline pushes are off. */
+  repo: string | undefined;
 }
 
 /** A bad option value or flag; the command exits 2 with this message. */
@@ -77,6 +95,15 @@ function bytes(min: number, what: string) {
   };
 }
 
+/** An optional text: empty means not set. */
+function optional(check?: (raw: string) => string | undefined) {
+  return (raw: string): string | undefined | { invalid: string } => {
+    if (raw.trim() === '') return undefined;
+    const problem = check?.(raw.trim());
+    return problem ? { invalid: problem } : raw.trim();
+  };
+}
+
 function nonEmpty(what: string) {
   return (raw: string): string | { invalid: string } => (raw.trim() === '' ? { invalid: `must be ${what}` } : raw);
 }
@@ -127,6 +154,49 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     description: "Answer a row older than its view's TTL with its own value, as Feast's servers do, instead of the feature's default as training sets read it. Its status is OUTSIDE_MAX_AGE either way.",
     parse: (raw) => (/^(true|1|yes)$/i.test(raw.trim()) ? true : /^(false|0|no)$/i.test(raw.trim()) ? false : { invalid: 'must be true or false' }),
   },
+  {
+    key: 'redis', flag: '--redis', env: 'LARDER_REDIS', valueName: '<url>', defaultText: '',
+    description: 'Redis online store, redis://[:password@]host:port[/db] or rediss:// (TLS): keys missing from the LRU and the bundle are read from it, and pushed rows reach every sidecar through it. Unset: no Redis.',
+    parse: optional(redisUrlProblem),
+  },
+  {
+    key: 'redisCluster', flag: '--redis-cluster', env: 'LARDER_REDIS_CLUSTER', valueName: '<seeds>', defaultText: '',
+    description: 'Redis Cluster seed nodes instead of --redis: host:port,host:port (or redis:// URLs carrying the password).',
+    parse: optional((raw) => {
+      const target = parseClusterSeeds(raw);
+      return 'invalid' in target ? target.invalid : undefined;
+    }),
+  },
+  {
+    key: 'redisNamespace', flag: '--redis-namespace', env: 'LARDER_REDIS_NAMESPACE', valueName: '<ns>', defaultText: 'larder',
+    description: 'First part of every Redis key, so several deployments can share one Redis (materialize and push take the same flag).',
+    parse: (raw) => namespaceProblem(raw) ? { invalid: namespaceProblem(raw)! } : raw,
+  },
+  {
+    key: 'redisTimeoutMs', flag: '--redis-timeout-ms', env: 'LARDER_REDIS_TIMEOUT_MS', valueName: '<ms>', defaultText: '25',
+    description: 'Deadline of a Redis read: past it the keys are answered as holes (NOT_FOUND, the default value). Repeated failures open a circuit breaker that answers at once until a probe succeeds.',
+    parse: integer(1, 60_000, 'an integer from 1 to 60000'),
+  },
+  {
+    key: 'redisCacheTtlMs', flag: '--redis-cache-ttl-ms', env: 'LARDER_REDIS_CACHE_TTL_MS', valueName: '<ms>', defaultText: '30000',
+    description: 'How long a row read from Redis is kept in the LRU, in milliseconds; a pushed row replaces it at once.',
+    parse: integer(1, 86_400_000, 'an integer from 1 to 86400000'),
+  },
+  {
+    key: 'redisStreamMaxLen', flag: '--redis-stream-max-len', env: 'LARDER_REDIS_STREAM_MAX_LEN', valueName: '<n>', defaultText: '100000',
+    description: 'Pushed rows kept in the Redis change stream (and in each sidecar\'s memory). A sidecar whose bundle is older than the oldest of them reads the pushed views through Redis.',
+    parse: integer(100, 100_000_000, 'an integer from 100 to 100000000'),
+  },
+  {
+    key: 'adminToken', flag: '--admin-token', env: 'LARDER_ADMIN_TOKEN', valueName: '<token>', defaultText: '',
+    description: 'Bearer token that POST /push requires (Authorization: Bearer <token>; 401 without it). Unset: writes are off (403).',
+    parse: optional((raw) => (raw.length < 16 ? 'must be at least 16 characters' : undefined)),
+  },
+  {
+    key: 'repo', flag: '--repo', env: 'LARDER_REPO', valueName: '<dir>', defaultText: '',
+    description: 'The feature repo folder: pushes to "offline" write Parquet files beside its sources there. Unset: offline pushes are refused (403).',
+    parse: optional(),
+  },
 ];
 
 const flagName = (spec: OptionSpec): string => spec.flag.slice(2);
@@ -174,7 +244,7 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
 export function helpText(): string {
   const rows = SERVE_OPTIONS.map((s) => {
     const left = `  ${s.flag} ${s.valueName}`;
-    const def = s.defaultText === undefined ? 'required' : `default ${s.defaultText}`;
+    const def = s.defaultText === undefined ? 'required' : s.defaultText === '' ? 'default none' : `default ${s.defaultText}`;
     return `${left}\n      ${s.description}\n      env ${s.env}; ${def}`;
   });
   return [
@@ -197,7 +267,7 @@ const markdownCell = (text: string): string => text.replace(/</g, '&lt;').replac
 export function optionsMarkdownTable(): string {
   const lines = ['| Flag | Environment variable | Default | Description |', '| --- | --- | --- | --- |'];
   for (const s of SERVE_OPTIONS) {
-    lines.push(`| \`${s.flag} ${s.valueName}\` | \`${s.env}\` | ${s.defaultText === undefined ? '(required)' : `\`${s.defaultText}\``} | ${markdownCell(s.description)} |`);
+    lines.push(`| \`${s.flag} ${s.valueName}\` | \`${s.env}\` | ${s.defaultText === undefined ? '(required)' : s.defaultText === '' ? '(none)' : `\`${s.defaultText}\``} | ${markdownCell(s.description)} |`);
   }
   return lines.join('\n');
 }

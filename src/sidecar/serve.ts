@@ -10,7 +10,7 @@ import { stat } from 'node:fs/promises';
 import { getRequestListener } from '@hono/node-server';
 import { LruTier } from '../core/resolve/tiers/lru.js';
 import { BufferPool } from './buffer-pool.js';
-import { createApp } from './app.js';
+import { type AppDeps, createApp } from './app.js';
 import { BundleDirSource } from './bundle-dir-source.js';
 import { BurstLog, type Logger, stderrLogger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -18,6 +18,7 @@ import { OptionError, type ServeOptions } from './options.js';
 import { type Answer, ONLINE_ROUTE, type RouteDeps, answerBody, errorAnswer } from './online-route.js';
 import { checkBodyHeaders, collectIncoming, incomingHeader } from './request-body.js';
 import { ServingStateHolder } from './serving-state.js';
+import { pushDeps, redisServing } from './redis-serving.js';
 
 /** The sidecar could not bind its address (taken, not permitted, unknown host). */
 export class ListenError extends Error {
@@ -58,8 +59,10 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
 
   const metrics = new Metrics();
   const tierLog = new BurstLog(log);
+  const redis = redisServing(options, { log, metrics });
   const holder = new ServingStateHolder({
-    lru: new LruTier(options.cacheMaxBytes),
+    lru: new LruTier(options.cacheMaxBytes, redis?.lruTtlMs),
+    ...(redis && { tiersBeforeBundle: redis.tiersBeforeBundle, tiersAfterBundle: redis.tiersAfterBundle, bundleUnsettled: redis.bundleUnsettled }),
     now,
     onTierError: (tier, error) => {
       metrics.countTierError(tier.name);
@@ -68,14 +71,16 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
   });
   const source = new BundleDirSource({ dir: options.bundles, pollMs: options.pollMs, holder, log, metrics });
   await source.start();
+  redis?.start(holder);
 
-  const deps: RouteDeps = {
+  const deps: AppDeps = {
     state: holder,
     now,
     rule: { serveStale: options.serveStale },
     limits: { maxBodyBytes: options.maxBodyBytes, maxEntities: options.maxEntities },
     metrics,
     log,
+    push: pushDeps(options, redis),
   };
   // Hono answers every route; the one hot route is also wired straight to
   // node:http, to the same answerBody, skipping the adapter's per-request
@@ -90,6 +95,7 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
     await listen(server, options.port, options.host);
   } catch (e) {
     source.stop();
+    await redis?.close();
     throw e;
   }
   const address = server.address();
@@ -106,7 +112,7 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
     source,
     close(graceMs: number): Promise<number> {
       source.stop();
-      if (!closing) closing = closeGracefully(server, graceMs);
+      if (!closing) closing = closeGracefully(server, graceMs, () => redis?.close());
       else if (graceMs === 0) closing.cutNow();
       return closing.done;
     },
@@ -208,7 +214,7 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-function closeGracefully(server: Server, graceMs: number): { done: Promise<number>; cutNow(): void } {
+function closeGracefully(server: Server, graceMs: number, afterClose: () => Promise<void> | undefined): { done: Promise<number>; cutNow(): void } {
   // Requests that still arrive on open keep-alive connections are answered,
   // and their connection closes after the response.
   server.prependListener('request', (_req, res) => {
@@ -226,9 +232,10 @@ function closeGracefully(server: Server, graceMs: number): { done: Promise<numbe
     });
   };
   const deadline = setTimeout(cutNow, graceMs);
-  const done = closed.then(() => {
+  const done = closed.then(async () => {
     clearInterval(sweep);
     clearTimeout(deadline);
+    await afterClose();
     return cut;
   });
   return { done, cutNow };

@@ -159,3 +159,20 @@ export function waitReady(client: RedisClient, target: RedisTarget, timeoutMs: n
     client.on('error', onError);
   });
 }
+
+/**
+ * The target named by `--redis <url>` or `--redis-cluster <seeds>` (at most
+ * one of them); undefined when neither is given.
+ */
+export function redisTargetOf(url: string | undefined, clusterSeeds: string | undefined): RedisTarget | undefined | { invalid: string } {
+  if (url !== undefined && clusterSeeds !== undefined) return { invalid: 'give --redis or --redis-cluster, not both' };
+  if (url !== undefined) {
+    const problem = redisUrlProblem(url);
+    return problem ? { invalid: `--redis ${problem}` } : { kind: 'standalone', url };
+  }
+  if (clusterSeeds !== undefined) {
+    const target = parseClusterSeeds(clusterSeeds);
+    return 'invalid' in target ? { invalid: `--redis-cluster ${target.invalid}` } : target;
+  }
+  return undefined;
+}
