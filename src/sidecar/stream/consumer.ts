@@ -7,7 +7,7 @@
  * for new entries. Rows pushed before the bundle's as_of are expected in the
  * bundle (a push to offline lands in the data the build reads); rows pushed
  * after it must come from the stream. When the stream has been trimmed past
- * a push this sidecar never read (max-deleted-entry-id, Redis 7), every view
+ * a push this sidecar never read (XINFO STREAM, Redis 7), every view
  * pushed to since the bundle's as_of may miss rows: those views are read
  * through Redis for every key (the bundle does not settle them) until a
  * bundle built after the lost pushes is installed. /metrics lists them.
@@ -168,9 +168,11 @@ export class StreamConsumer {
   }
 
   /**
-   * Entries after `seenUpTo` that the stream no longer holds were trimmed
-   * unread: each view pushed to since then may miss rows up to the newest
-   * deleted entry.
+   * Entries the stream no longer holds were trimmed (XADD MAXLEN, XTRIM),
+   * all of them older than its first entry. When some were and that first
+   * entry is past what this sidecar had read (`seenUpTo`), entries it never
+   * read may be among them: each view pushed to since then may miss rows
+   * up to the first entry's time.
    */
   private async checkGap(seenUpTo: string): Promise<void> {
     const client = this.opts.client;
@@ -185,21 +187,26 @@ export class StreamConsumer {
       const i = info.findIndex((x) => String(x) === name);
       return i >= 0 ? info[i + 1] : undefined;
     };
-    const maxDeleted = String(field('max-deleted-entry-id') ?? '0-0');
-    if (compareIds(maxDeleted, seenUpTo) <= 0) return;
+    const length = Number(field('length') ?? 0);
+    const added = Number(field('entries-added') ?? length);
+    if (added <= length) return;
+    const first = field('first-entry') as [unknown, unknown] | null | undefined;
+    // The newest trimmed entry is older than the first one left (or, with none left, is at most the last id made).
+    const bound = first ? String(first[0]) : String(field('last-generated-id') ?? '0-0');
+    if (compareIds(bound, seenUpTo) <= 0) return;
     this.counts.gaps++;
     const lastPushes = await client.hgetall(pushedKey(this.opts.namespace, this.project!));
     const views: string[] = [];
     for (const [view, lastPush] of Object.entries(lastPushes)) {
       if (compareIds(lastPush, seenUpTo) <= 0) continue;
-      const upTo = Math.min(idMs(maxDeleted), idMs(lastPush));
+      const upTo = Math.min(idMs(bound), idMs(lastPush));
       this.lostUpTo.set(view, Math.max(this.lostUpTo.get(view) ?? 0, upTo));
       views.push(view);
     }
     this.recomputeUnsettled();
     const unsettled = views.filter((v) => this.unsettled.has(v));
     if (unsettled.length > 0) {
-      this.opts.log.warn(`change stream: trimmed past pushes this sidecar never read (newest lost ${maxDeleted}); reading ${unsettled.map((v) => `"${v}"`).join(', ')} through Redis for every key until a newer bundle`);
+      this.opts.log.warn(`change stream: trimmed past pushes this sidecar never read (before ${bound}); reading ${unsettled.map((v) => `"${v}"`).join(', ')} through Redis for every key until a newer bundle`);
     }
   }
 
