@@ -89,7 +89,7 @@ export async function materialize(opts: MaterializeOptions): Promise<Materialize
   let sent = 0;
   try {
     try {
-      await waitReady(client, opts.redis, 10_000);
+      await waitReady(client, opts.redis, 5000);
     } catch (e) {
       throw new LarderError('LARDER_ERR_REDIS', (e as Error).message);
     }

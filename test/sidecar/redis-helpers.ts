@@ -9,6 +9,7 @@ import type { FeatureViewDef } from '../../src/core/repo/types.js';
 import { closeRedis, connectRedis, type RedisTarget, waitReady } from '../../src/sidecar/redis/connection.js';
 import { ViewKeys } from '../../src/sidecar/redis/keys.js';
 import { writeRows } from '../../src/sidecar/redis/rows.js';
+import { type ServeOptions, parseServeArgs } from '../../src/sidecar/options.js';
 import { T0, shopRepo } from './helpers.js';
 
 export const userStats = (): FeatureViewDef => shopRepo().featureViews.find((v) => v.name === 'user_stats')!;
@@ -56,4 +57,12 @@ export function metric(text: string, series: string): number | undefined {
 export function quantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+}
+
+/** The Redis serve options at their defaults (as `larder serve` parses them), with `url` and overrides. */
+export function redisOptions(url: string, overrides: Partial<ServeOptions> = {}): Partial<ServeOptions> {
+  const parsed = parseServeArgs(['--bundles', 'unused', '--redis', url], {});
+  if (parsed.help) throw new Error('unreachable');
+  const { redis, redisCluster, redisNamespace, redisTimeoutMs, redisCacheTtlMs, redisStreamMaxLen, adminToken, repo } = parsed.options;
+  return { redis, redisCluster, redisNamespace, redisTimeoutMs, redisCacheTtlMs, redisStreamMaxLen, adminToken, repo, ...overrides };
 }

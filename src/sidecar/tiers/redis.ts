@@ -26,6 +26,22 @@ import type { RedisClient } from '../redis/connection.js';
 import { ViewKeys } from '../redis/keys.js';
 import { readRows } from '../redis/rows.js';
 
+/** Resolves when the client becomes ready; rejects when its attempt fails. The tier's deadline bounds the wait. */
+function readyOrClosed(client: RedisClient): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (e?: Error) => {
+      client.off('ready', onReady);
+      client.off('close', onClose);
+      if (e) reject(e);
+      else resolve();
+    };
+    const onReady = () => done();
+    const onClose = () => done(new Error('the connection to Redis closed'));
+    client.once('ready', onReady);
+    client.once('close', onClose);
+  });
+}
+
 export type RedisFailure = 'error' | 'timeout' | 'breaker_open' | 'bad_value';
 
 export interface RedisTierOptions {
@@ -150,12 +166,11 @@ export class RedisTier implements Tier {
     };
     const timer = setTimeout(() => finish(undefined, 'timeout', new Error(`Redis did not answer within ${this.opts.timeoutMs} ms`)), this.opts.timeoutMs);
     redisKeys.forEach((k, index) => this.inflight.set(k, { fetch, index }));
-    let request: Promise<(Buffer | null)[]>;
-    try {
-      request = readRows(this.opts.client, state.keys, keys, fresh);
-    } catch (e) {
-      request = Promise.reject(e);
-    }
+    const client = this.opts.client;
+    // A connection being made (at start-up, or a reconnection under way) may
+    // be ready within the deadline: wait for it rather than fail at once.
+    const connecting = client.status === 'connecting' || client.status === 'connect';
+    const request = (connecting ? readyOrClosed(client) : Promise.resolve()).then(() => readRows(client, state.keys, keys, fresh));
     request.then(
       (values) => {
         if (settled) return;
