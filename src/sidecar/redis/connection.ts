@@ -105,7 +105,10 @@ export function connectRedis(target: RedisTarget, opts: ConnectOptions): RedisCl
   } else {
     client = new Cluster(target.nodes, {
       enableOfflineQueue: false,
-      enableAutoPipelining: !opts.blocking,
+      // Off for clusters: ioredis refuses an automatic pipeline whose
+      // commands' slots it groups differently from their nodes. Commands of
+      // one request still go out together, each to its node.
+      enableAutoPipelining: false,
       clusterRetryStrategy: retryStrategy,
       // A failover moves slots: ask again soon, a few times, then give up on the command.
       retryDelayOnFailover: 50,

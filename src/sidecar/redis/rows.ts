@@ -92,26 +92,34 @@ export async function writeRows(client: RedisClient, keys: ViewKeys, entityKeys:
   return { written, kept: entityKeys.length - written };
 }
 
+/** One MGET of a read: `positions` index the keys read, `values` answers them (null: Redis holds none). */
+export interface ReadGroup {
+  positions: number[];
+  values: Promise<(Buffer | null)[]>;
+}
+
 /**
- * Reads the values of `entityKeys[i]` for i in `indexes`, in that order
- * (null where Redis holds none): one MGET on a standalone Redis, one per
- * bucket on a cluster (all of a bucket's keys share a slot).
+ * Reads the values of `entityKeys[i]` for i in `indexes`: one MGET on a
+ * standalone Redis, one per bucket on a cluster (all of a bucket's keys
+ * share a slot). Each group settles on its own, so one unreachable master
+ * costs only its own keys. `positions` index into `indexes`.
  */
-export async function readRows(client: RedisClient, keys: ViewKeys, entityKeys: readonly string[], indexes: readonly number[]): Promise<(Buffer | null)[]> {
-  if (!client.isCluster && indexes.length <= MAX_KEYS_PER_CALL) {
-    return client.mgetBuffer(indexes.map((i) => keys.key(entityKeys[i]!)));
-  }
-  const out = new Array<Buffer | null>(indexes.length).fill(null);
-  const position = new Map<number, number>(indexes.map((i, j) => [i, j]));
-  const calls: Promise<void>[] = [];
-  for (const group of byBucket(keys, entityKeys, indexes)) {
-    for (let start = 0; start < group.length; start += MAX_KEYS_PER_CALL) {
-      const chunk = group.slice(start, start + MAX_KEYS_PER_CALL);
-      calls.push(client.mgetBuffer(chunk.map((i) => keys.key(entityKeys[i]!))).then((values) => {
-        chunk.forEach((i, j) => (out[position.get(i)!] = values[j] ?? null));
-      }));
+export function readRowGroups(client: RedisClient, keys: ViewKeys, entityKeys: readonly string[], indexes: readonly number[]): ReadGroup[] {
+  const mget = (positions: number[]): ReadGroup => {
+    let values: Promise<(Buffer | null)[]>;
+    try {
+      values = client.mgetBuffer(positions.map((p) => keys.key(entityKeys[indexes[p]!]!)));
+    } catch (e) {
+      values = Promise.reject(e);
     }
+    return { positions, values };
+  };
+  if (!client.isCluster && indexes.length <= MAX_KEYS_PER_CALL) return [mget(indexes.map((_, p) => p))];
+  const positions = indexes.map((_, p) => p);
+  const groups: ReadGroup[] = [];
+  const bucketed = client.isCluster ? byBucket(keys, indexes.map((i) => entityKeys[i]!), positions) : [positions];
+  for (const group of bucketed) {
+    for (let start = 0; start < group.length; start += MAX_KEYS_PER_CALL) groups.push(mget(group.slice(start, start + MAX_KEYS_PER_CALL)));
   }
-  await Promise.all(calls);
-  return out;
+  return groups;
 }

@@ -24,7 +24,7 @@ import type { Row, Tier, ViewSpec } from '../../core/resolve/tier.js';
 import { Breaker, type BreakerState } from '../redis/breaker.js';
 import type { RedisClient } from '../redis/connection.js';
 import { ViewKeys } from '../redis/keys.js';
-import { readRows } from '../redis/rows.js';
+import { readRowGroups } from '../redis/rows.js';
 
 /** Resolves when the client becomes ready; rejects when its attempt fails. The tier's deadline bounds the wait. */
 function readyOrClosed(client: RedisClient): Promise<void> {
@@ -145,44 +145,81 @@ export class RedisTier implements Tier {
     });
   }
 
-  /** Sends one MGET for `fresh` keys; its `done` resolves by the deadline whatever Redis does. */
+  /**
+   * Sends the MGET(s) for `fresh` keys; `done` resolves by the deadline
+   * whatever Redis does, with the rows of every group that answered in
+   * time. A fetch of which no group answered is a failure (the breaker
+   * counts it); one that lost only some groups (a cluster master down) is
+   * reported for those keys but does not trip the breaker, so the other
+   * masters keep being read.
+   */
   private fetch(view: ViewSpec, state: ViewState, keys: readonly string[], fresh: readonly number[], redisKeys: readonly string[]): Fetch {
     this.fetches++;
     const n = fresh.length;
+    const values = new Array<Buffer | null | undefined>(n);
+    let answered = 0;
+    let failedKeys = 0;
+    let lastError: unknown;
     let settle!: (rows: (Row | undefined)[] | undefined) => void;
     const fetch: Fetch = { done: new Promise((resolve) => (settle = resolve)) };
     let settled = false;
-    const finish = (rows: (Row | undefined)[] | undefined, failure?: RedisFailure, error?: unknown) => {
+    const finish = (timedOut: boolean) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       for (const k of redisKeys) if (this.inflight.get(k)?.fetch === fetch) this.inflight.delete(k);
-      if (failure) {
+      const missing = n - answered;
+      if (missing > 0) {
+        const kind: RedisFailure = timedOut && missing > failedKeys ? 'timeout' : 'error';
+        const error = kind === 'timeout' ? new Error(`Redis did not answer within ${this.opts.timeoutMs} ms`) : lastError;
+        this.counts[kind] += missing;
+        this.opts.onFailure?.(kind, missing, error);
+      }
+      if (answered === 0) {
         this.breaker.failure();
-        this.counts[failure] += n;
-        this.opts.onFailure?.(failure, n, error);
-      } else this.breaker.success();
-      settle(rows);
+        settle(undefined);
+        return;
+      }
+      this.breaker.success();
+      settle(this.rowsOf(view, state, keys, fresh, values));
     };
-    const timer = setTimeout(() => finish(undefined, 'timeout', new Error(`Redis did not answer within ${this.opts.timeoutMs} ms`)), this.opts.timeoutMs);
+    const timer = setTimeout(() => finish(true), this.opts.timeoutMs);
     redisKeys.forEach((k, index) => this.inflight.set(k, { fetch, index }));
     const client = this.opts.client;
     // A connection being made (at start-up, or a reconnection under way) may
     // be ready within the deadline: wait for it rather than fail at once.
     const connecting = client.status === 'connecting' || client.status === 'connect';
-    const request = (connecting ? readyOrClosed(client) : Promise.resolve()).then(() => readRows(client, state.keys, keys, fresh));
-    request.then(
-      (values) => {
-        if (settled) return;
-        finish(this.rowsOf(view, state, keys, fresh, values));
+    void (connecting ? readyOrClosed(client) : Promise.resolve()).then(
+      () => {
+        const groups = readRowGroups(client, state.keys, keys, fresh);
+        let pending = groups.length;
+        for (const group of groups) {
+          group.values.then(
+            (replies) => {
+              if (settled) return;
+              group.positions.forEach((p, j) => (values[p] = replies[j] ?? null));
+              answered += group.positions.length;
+            },
+            (e: unknown) => {
+              failedKeys += group.positions.length;
+              lastError = e;
+            },
+          ).finally(() => {
+            if (--pending === 0) finish(false);
+          });
+        }
       },
-      (e: unknown) => finish(undefined, 'error', e),
+      (e: unknown) => {
+        failedKeys = n;
+        lastError = e;
+        finish(false);
+      },
     );
     return fetch;
   }
 
   /** Decodes a reply; a value that is not a row of the view's layout is a miss, reported. */
-  private rowsOf(view: ViewSpec, state: ViewState, keys: readonly string[], fresh: readonly number[], values: readonly (Buffer | null)[]): (Row | undefined)[] {
+  private rowsOf(view: ViewSpec, state: ViewState, keys: readonly string[], fresh: readonly number[], values: readonly (Buffer | null | undefined)[]): (Row | undefined)[] {
     const rows = new Array<Row | undefined>(fresh.length);
     let bad = 0;
     let badError: unknown;
@@ -203,7 +240,7 @@ export class RedisTier implements Tier {
       const pushed = this.opts.newer?.(view, key);
       if (pushed && (row === undefined || compareVersions(pushed, row) > 0)) row = pushed;
       if (row) this.counts.hit++;
-      else this.counts.miss++;
+      else if (value === null) this.counts.miss++;
       rows[j] = row;
     }
     if (bad > 0) {
