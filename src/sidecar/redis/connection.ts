@@ -84,6 +84,12 @@ export interface ConnectOptions {
   onError?: (e: Error) => void;
   /** For a blocking reader (XREAD BLOCK): no command timeout of its own, it gives its own. */
   blocking?: boolean;
+  /**
+   * Let ioredis gather the commands of one tick into one write (standalone
+   * only). Off by default: it defers every command to the next turn of the
+   * event loop, which measured slower for reads that are already batched.
+   */
+  autoPipelining?: boolean;
 }
 
 /** An ioredis client for `target`, connecting in the background (never throws for a dead Redis). */
@@ -101,7 +107,7 @@ export function connectRedis(target: RedisTarget, opts: ConnectOptions): RedisCl
   };
   let client: RedisClient;
   if (target.kind === 'standalone') {
-    client = new Redis(target.url, { ...common, retryStrategy, enableAutoPipelining: !opts.blocking });
+    client = new Redis(target.url, { ...common, retryStrategy, enableAutoPipelining: opts.autoPipelining ?? false });
   } else {
     client = new Cluster(target.nodes, {
       enableOfflineQueue: false,
