@@ -57,7 +57,7 @@ export function redisServing(options: ServeOptions, deps: { log: Logger; metrics
     namespace: options.redisNamespace,
     project: () => holder?.current?.manifest.project,
     timeoutMs: options.redisTimeoutMs,
-    newer: (view, key) => overlay.get(view.name, key),
+    newer: (view, key) => overlay.get(view, key),
     onFailure: (kind, keys, error) => {
       deps.metrics.countTierError('redis');
       const why = kind === 'breaker_open' ? 'the circuit breaker is open' : error instanceof Error ? error.message : kind;

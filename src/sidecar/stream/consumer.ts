@@ -119,7 +119,11 @@ export class StreamConsumer {
 
   private needsGapCheck = false;
 
-  /** A bundle was installed: a new project starts over; a new as_of changes which views are trusted. */
+  /**
+   * A bundle was installed: a new project starts over; rows of views whose
+   * definition changed are dropped (entries pushed under the new one keep
+   * coming); a new as_of changes which views are trusted.
+   */
   private install(state: ServingState): void {
     this.state = state;
     if (state.manifest.project !== this.project) {
@@ -127,8 +131,19 @@ export class StreamConsumer {
       this.lastId = undefined;
       this.lostUpTo.clear();
       this.opts.overlay.clear();
+    } else {
+      this.opts.overlay.retain((name) => {
+        const view = state.catalog.views.get(name);
+        return view && this.codecOf(view).fingerprint;
+      });
     }
     this.recomputeUnsettled();
+  }
+
+  private codecOf(view: ViewSpec): RowValueCodec {
+    let codec = this.codecs.get(view);
+    if (!codec) this.codecs.set(view, (codec = new RowValueCodec(view.features)));
+    return codec;
   }
 
   private recomputeUnsettled(): void {
@@ -230,8 +245,7 @@ export class StreamConsumer {
       this.counts.skipped++;
       return;
     }
-    let codec = this.codecs.get(view);
-    if (!codec) this.codecs.set(view, (codec = new RowValueCodec(view.features)));
+    const codec = this.codecOf(view);
     // A row pushed under another definition of the view is not one this bundle can read.
     if (codec.fingerprint !== entry.layout) {
       this.counts.skipped++;
@@ -245,7 +259,7 @@ export class StreamConsumer {
       return;
     }
     const row = { eventTsMs: decoded.eventTsMs, createdTsMs: decoded.createdTsMs, values: decoded.values };
-    if (this.opts.overlay.apply(entry.view, entry.key, row, pushedAtMs)) {
+    if (this.opts.overlay.apply(entry.view, entry.layout, entry.key, row, pushedAtMs)) {
       // The LRU may hold an older winner read from Redis; the next read merges anew.
       this.opts.lru.forget(entry.view, entry.key);
       this.counts.applied++;

@@ -10,10 +10,13 @@
  * miss it.
  */
 import { compareVersions } from '../../core/asof.js';
+import { RowValueCodec } from '../../core/bundle/row-value.js';
 import type { Row, Tier, ViewSpec } from '../../core/resolve/tier.js';
 
 interface Entry {
   view: string;
+  /** The row layout it was decoded with (RowValueCodec.fingerprint). */
+  layout: string;
   row: Row;
   /** When it was pushed: its stream entry's time, epoch ms (Redis's clock). */
   pushedAtMs: number;
@@ -29,6 +32,7 @@ export class PushedRows implements Tier {
   private readonly entries = new Map<string, Entry>();
   /** Views with at least one row, so lookups of other views cost nothing. */
   private readonly viewsHeld = new Map<string, number>();
+  private readonly layouts = new WeakMap<ViewSpec, string>();
 
   constructor(
     private readonly maxKeys: number,
@@ -42,25 +46,35 @@ export class PushedRows implements Tier {
   lookup(view: ViewSpec, keys: readonly string[], ask: readonly number[], found: (Row | undefined)[]): void {
     if (!this.viewsHeld.has(view.name)) return;
     const prefix = view.name + SEP;
+    const layout = this.layoutOf(view);
     for (const i of ask) {
       const entry = this.entries.get(prefix + keys[i]);
-      if (entry) found[i] = entry.row;
+      if (entry && entry.layout === layout) found[i] = entry.row;
     }
   }
 
-  /** The pushed row of a key, if any. */
-  get(view: string, key: string): Row | undefined {
-    return this.viewsHeld.has(view) ? this.entries.get(view + SEP + key)?.row : undefined;
+  /** The pushed row of a key, if any (and decoded with the view's current layout). */
+  get(view: ViewSpec, key: string): Row | undefined {
+    if (!this.viewsHeld.has(view.name)) return undefined;
+    const entry = this.entries.get(view.name + SEP + key);
+    return entry && entry.layout === this.layoutOf(view) ? entry.row : undefined;
+  }
+
+  /** A served view's row layout: rows decoded with another (an older definition) are not its rows. */
+  private layoutOf(view: ViewSpec): string {
+    let layout = this.layouts.get(view);
+    if (layout === undefined) this.layouts.set(view, (layout = new RowValueCodec(view.features).fingerprint));
+    return layout;
   }
 
   /** Keeps `row` unless the key holds a newer pushed row. Returns whether it was kept. */
-  apply(view: string, key: string, row: Row, pushedAtMs: number): boolean {
+  apply(view: string, layout: string, key: string, row: Row, pushedAtMs: number): boolean {
     const id = view + SEP + key;
     const held = this.entries.get(id);
     if (held && compareVersions(row, held.row) < 0) return false;
     if (held) this.entries.delete(id);
     else this.viewsHeld.set(view, (this.viewsHeld.get(view) ?? 0) + 1);
-    this.entries.set(id, { view, row, pushedAtMs });
+    this.entries.set(id, { view, layout, row, pushedAtMs });
     while (this.entries.size > this.maxKeys) {
       const [oldestId, oldest] = this.entries.entries().next().value as [string, Entry];
       this.entries.delete(oldestId);
@@ -68,6 +82,19 @@ export class PushedRows implements Tier {
       this.onDrop?.(oldest.view, oldest.pushedAtMs);
     }
     return true;
+  }
+
+  /**
+   * Keeps only rows whose view still has the layout they were decoded with
+   * (`layoutOf(view)`; undefined: the view is no longer served): after a new
+   * bundle changes a view's features, its old rows cannot be read by it.
+   */
+  retain(layoutOf: (view: string) => string | undefined): void {
+    for (const [id, entry] of this.entries) {
+      if (layoutOf(entry.view) === entry.layout) continue;
+      this.entries.delete(id);
+      this.release(entry.view);
+    }
   }
 
   clear(): void {

@@ -26,20 +26,29 @@ import type { RedisClient } from '../redis/connection.js';
 import { ViewKeys } from '../redis/keys.js';
 import { readRowGroups } from '../redis/rows.js';
 
-/** Resolves when the client becomes ready; rejects when its attempt fails. The tier's deadline bounds the wait. */
-function readyOrClosed(client: RedisClient): Promise<void> {
-  return new Promise((resolve, reject) => {
+/**
+ * Resolves when the client becomes ready; rejects when its attempt fails.
+ * `cancel` (called at the fetch's deadline) removes the listeners, so a
+ * connection that never gets ready (a black hole) does not collect them.
+ */
+function readyOrClosed(client: RedisClient): { ready: Promise<void>; cancel(): void } {
+  let cancel = () => {};
+  const ready = new Promise<void>((resolve, reject) => {
     const done = (e?: Error) => {
-      client.off('ready', onReady);
-      client.off('close', onClose);
+      cancel();
       if (e) reject(e);
       else resolve();
     };
     const onReady = () => done();
     const onClose = () => done(new Error('the connection to Redis closed'));
+    cancel = () => {
+      client.off('ready', onReady);
+      client.off('close', onClose);
+    };
     client.once('ready', onReady);
     client.once('close', onClose);
   });
+  return { ready, cancel };
 }
 
 export type RedisFailure = 'error' | 'timeout' | 'breaker_open' | 'bad_value';
@@ -163,10 +172,12 @@ export class RedisTier implements Tier {
     let settle!: (rows: (Row | undefined)[] | undefined) => void;
     const fetch: Fetch = { done: new Promise((resolve) => (settle = resolve)) };
     let settled = false;
+    let stopWaiting: (() => void) | undefined;
     const finish = (timedOut: boolean) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      stopWaiting?.();
       for (const k of redisKeys) if (this.inflight.get(k)?.fetch === fetch) this.inflight.delete(k);
       const missing = n - answered;
       if (missing > 0) {
@@ -188,9 +199,15 @@ export class RedisTier implements Tier {
     const client = this.opts.client;
     // A connection being made (at start-up, or a reconnection under way) may
     // be ready within the deadline: wait for it rather than fail at once.
-    const connecting = client.status === 'connecting' || client.status === 'connect';
-    void (connecting ? readyOrClosed(client) : Promise.resolve()).then(
+    let ready: Promise<void> = Promise.resolve();
+    if (client.status === 'connecting' || client.status === 'connect') {
+      const wait = readyOrClosed(client);
+      stopWaiting = wait.cancel;
+      ready = wait.ready;
+    }
+    void ready.then(
       () => {
+        if (settled) return;
         const groups = readRowGroups(client, state.keys, keys, fresh);
         let pending = groups.length;
         for (const group of groups) {
