@@ -19,6 +19,7 @@ import { closeRedis, connectRedis, type RedisClient, waitReady } from '../../src
 import { ViewKeys } from '../../src/sidecar/redis/keys.js';
 import { writeRows } from '../../src/sidecar/redis/rows.js';
 import { RedisTier } from '../../src/sidecar/tiers/redis.js';
+import { PushedRows } from '../../src/sidecar/stream/overlay.js';
 import { RedisServer } from '../redis-servers.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -95,6 +96,15 @@ const IMPLEMENTATIONS: { name: string; make(rows: Record<string, Row>): Promise<
   { name: 'test tier, synchronous', make: async (rows) => new TestTier(testRows(rows)) },
   { name: 'test tier, answering after 5 ms', make: async (rows) => new TestTier(testRows(rows), { mode: { kind: 'delayed', ms: 5 } }) },
   { name: 'redis (a real redis-server)', make: redisTier },
+  {
+    name: 'pushed rows (the change stream overlay)',
+    async make(rows) {
+      const view = await viewSpec();
+      const overlay = new PushedRows(1000);
+      for (const [k, r] of Object.entries(rows)) overlay.apply(view.name, new RowValueCodec(view.features).fingerprint, k, r, 0);
+      return overlay;
+    },
+  },
 ];
 
 const plain = (r: Row | undefined) => r && { eventTsMs: r.eventTsMs, createdTsMs: r.createdTsMs, values: [...r.values] };
