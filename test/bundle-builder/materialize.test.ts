@@ -199,6 +199,16 @@ describe('materialize', () => {
     expect(got.body.results[1]!.values).toEqual([10_005, 10_006, 10_007]);
   });
 
+  it('--key-ttl lets the written keys expire (opt-in; off by default)', async () => {
+    await materialize({ repoDir, redis: { kind: 'standalone', url: redis.url }, namespace: 'ttl', asOf: new Date(AS_OF), keyTtlSeconds: 60, threads: 1 });
+    const key = (await redis.cli('--scan', '--pattern', 'ttl:*')).split('\n')[0]!;
+    const pttl = Number(await redis.cli('pttl', key));
+    expect(pttl).toBeGreaterThan(50_000);
+    expect(pttl).toBeLessThanOrEqual(60_000);
+    const plain = (await redis.cli('--scan', '--pattern', 'larder:*')).split('\n')[0]!;
+    expect(await redis.cli('pttl', plain)).toBe('-1');
+  });
+
   it('refuses bad options with exit code 2 and an unreachable Redis with 1, naming it', async () => {
     const bad = await exec(process.execPath, [CLI, 'materialize', repoDir, '--redis', 'http://x'], { env: process.env }).catch((e: { code: number; stderr: string }) => e);
     expect(bad).toMatchObject({ code: 2, stderr: expect.stringContaining('--redis must start with redis:// or rediss://') });

@@ -5,8 +5,12 @@
  * bundle holds users 1-3; Redis holds users 100-199.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { Bundle } from '../../src/core/local-store.js';
+import type { Row } from '../../src/core/resolve/tier.js';
+import { closeRedis, connectRedis, waitReady } from '../../src/sidecar/redis/connection.js';
+import { RedisTier } from '../../src/sidecar/tiers/redis.js';
 import { RedisServer, blackHole, freePort, slowProxy, waitFor } from '../redis-servers.js';
-import { type TestSidecar, removeDir, startTestSidecar, tempDir, writeShopBundle } from './helpers.js';
+import { type TestSidecar, removeDir, shopBundle, startTestSidecar, tempDir, writeShopBundle } from './helpers.js';
 import { clicksOf, metric, quantile, seedUserStats } from './redis-helpers.js';
 
 const REDIS_IDS = Array.from({ length: 100 }, (_, i) => 100 + i);
@@ -49,6 +53,27 @@ describe('read-through from Redis', () => {
     const m = await metricsOf(s);
     expect(metric(m, 'larder_redis_lookups_total{result="hit"}')).toBe(3);
     expect(metric(m, 'larder_redis_connected{connection="reads"}')).toBe(1);
+  });
+});
+
+describe('the Redis tier', () => {
+  it('single-flight: lookups of a key already being fetched join that fetch', async () => {
+    const redis = await RedisServer.start();
+    cleanups.push(() => redis.stop());
+    await seedUserStats({ kind: 'standalone', url: redis.url }, [100, 101]);
+    const target = { kind: 'standalone', url: redis.url } as const;
+    const client = connectRedis(target, { commandTimeoutMs: 1000, name: 'test' });
+    cleanups.push(async () => closeRedis(client));
+    await waitReady(client, target, 5000);
+    const tier = new RedisTier({ client, namespace: 'larder', project: () => 'shop', timeoutMs: 1000 });
+    const spec = (await Bundle.decode(await shopBundle(1))).catalog.views.get('user_stats')!;
+    const a: (Row | undefined)[] = [undefined, undefined];
+    const b: (Row | undefined)[] = [undefined];
+    const c: (Row | undefined)[] = [undefined];
+    await Promise.all([tier.lookup(spec, ['100', '101'], [0, 1], a), tier.lookup(spec, ['100'], [0], b), tier.lookup(spec, ['101'], [0], c)]);
+    expect(tier.fetches).toBe(1);
+    expect([a[0]?.values[0], a[1]?.values[0], b[0]?.values[0], c[0]?.values[0]]).toEqual([100, 101, 100, 101]);
+    expect(Number(/cmdstat_mget:calls=(\d+)/.exec(await redis.cli('info', 'commandstats'))?.[1])).toBe(1);
   });
 });
 

@@ -10,6 +10,7 @@ import { Breaker } from '../../src/sidecar/redis/breaker.js';
 import { parseClusterSeeds, redisTargetOf } from '../../src/sidecar/redis/connection.js';
 import { KEY_BUCKETS, ViewKeys } from '../../src/sidecar/redis/keys.js';
 import { PushedRows } from '../../src/sidecar/stream/overlay.js';
+import { LruTier } from '../../src/core/resolve/tiers/lru.js';
 import { RowValueCodec } from '../../src/core/bundle/row-value.js';
 
 describe('Breaker', () => {
@@ -74,6 +75,26 @@ describe('PushedRows', () => {
     rows.apply('c', 'L', '1', { eventTsMs: 1, createdTsMs: null, values: [] }, 400);
     expect(dropped).toEqual([['b', 200]]);
     expect(rows.size).toBe(2);
+  });
+});
+
+describe('LruTier with a time bound', () => {
+  it('forgets a row after ttlMs, and on request', async () => {
+    const lru = new LruTier(1 << 20, 50);
+    const spec = view([{ name: 'a', dtype: 'int64' }]);
+    const row = { eventTsMs: 1, createdTsMs: null, values: [1] };
+    lru.remember(spec, '1', row);
+    lru.remember(spec, '2', row);
+    const found = (key: string) => {
+      const out: unknown[] = [undefined];
+      lru.lookup(spec, [key], [0], out as never);
+      return out[0];
+    };
+    expect(found('1')).toBe(row);
+    lru.forget('v', '2');
+    expect(found('2')).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 80));
+    expect(found('1')).toBeUndefined();
   });
 });
 
