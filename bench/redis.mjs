@@ -130,8 +130,10 @@ try {
     // ioredis as an application would open it (its defaults; the sidecar's reads do not auto-pipeline either).
     const reader = new Redis(redis.url);
     const client = await rawClient(viaRedis.port, '/get-online-features');
+    const bundleClient = await rawClient(viaBundle.port, '/get-online-features');
     const sidecarMs = [];
     const directMs = [];
+    const bundleMs = [];
     let bad = 0;
     for (let warm = 0; warm < 500; warm++) {
       await client.post(body1(randomKey()));
@@ -143,6 +145,8 @@ try {
         if (r.status !== 200 || !r.body.includes('"PRESENT"')) bad++;
         sidecarMs.push(r.ms);
       }
+      // For reference: the same request answered from the bundle (HTTP and JSON without Redis).
+      for (let i = 0; i < LATENCY_PER_ROUND; i++) bundleMs.push((await bundleClient.post(body1(randomKey()))).ms);
       for (let i = 0; i < LATENCY_PER_ROUND; i++) {
         const key = viewKeys.key(String(randomKey()));
         const t = process.hrtime.bigint();
@@ -152,10 +156,12 @@ try {
       }
     }
     client.close();
+    bundleClient.close();
     reader.disconnect();
     results.latency = {
       sidecarP50: percentile(sidecarMs, 0.5) * 1000, sidecarP99: percentile(sidecarMs, 0.99) * 1000,
       directP50: percentile(directMs, 0.5) * 1000, directP99: percentile(directMs, 0.99) * 1000,
+      bundleP50: percentile(bundleMs, 0.5) * 1000, bundleP99: percentile(bundleMs, 0.99) * 1000,
       n: sidecarMs.length, bad,
     };
 
@@ -228,6 +234,7 @@ Sequential requests on one keep-alive connection (a minimal client: status line 
 | --- | --- | --- | --- |
 | client -> sidecar -> Redis (HTTP, JSON, decode) | ${num(lat.sidecarP50)} | ${num(lat.sidecarP99)} | ${num(lat.n)} |
 | client -> Redis (MGET) | ${num(lat.directP50)} | ${num(lat.directP99)} | ${num(lat.n)} |
+| for reference: client -> sidecar, key in its bundle (HTTP and JSON, no Redis) | ${num(lat.bundleP50)} | ${num(lat.bundleP99)} | ${num(lat.n)} |
 
 Answers that were not 200 with PRESENT values, or empty MGETs: ${lat.bad}.
 
