@@ -16,6 +16,8 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   build: { summary: 'build a bundle from a feature repo', load: () => import('../bundle-builder/commands/build.js') },
   catalog: { summary: 'list feature views and features of a repo', load: () => import('../bundle-builder/commands/catalog.js') },
+  materialize: { summary: 'write the as-of row of every key to Redis', load: () => import('../bundle-builder/commands/materialize.js') },
+  push: { summary: "push rows from a file online (Redis) and/or offline, as Feast's /push", load: () => import('../bundle-builder/commands/push.js') },
   serve: { summary: 'serve bundles over Feast-compatible HTTP (the sidecar)', load: () => import('./sidecar/command.js') },
   demo: { summary: 'write a demo repo, build it and serve it (no Redis needed)', load: () => import('./cli/demo.js') },
 };

@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILD_COMMAND } from '../bundle-builder/commands/build.js';
+import { MATERIALIZE_COMMAND } from '../bundle-builder/commands/materialize.js';
+import { PUSH_COMMAND } from '../bundle-builder/commands/push.js';
 import { errorsMarkdownTable } from '../src/cli/errors.js';
 import { optionsMarkdownTable } from '../src/option-table.js';
 import { SERVE_COMMAND } from '../src/sidecar/options.js';
@@ -122,6 +124,11 @@ describe('README', () => {
 
   it('lists the serve options the code has', () => {
     expectGenerated('<!-- serve options: generated from src/sidecar/options.ts; test/readme.test.ts checks it -->', optionsMarkdownTable(SERVE_COMMAND));
+  });
+
+  it('lists the materialize and push options the code has', () => {
+    expectGenerated('<!-- materialize options: generated from bundle-builder/commands/materialize.ts; test/readme.test.ts checks it -->', optionsMarkdownTable(MATERIALIZE_COMMAND));
+    expectGenerated('<!-- push options: generated from bundle-builder/commands/push.ts; test/readme.test.ts checks it -->', optionsMarkdownTable(PUSH_COMMAND));
   });
 
   it('lists the error codes of the catalog', () => {

@@ -53,6 +53,12 @@ export const ERROR_CATALOG = {
   LARDER_ERR_NOT_READY: { httpStatus: 503, exitCode: 1, meaning: 'The sidecar has no bundle loaded yet; the message says why.' },
   // A bundle file larger than the reader allows (--max-bundle-bytes).
   LARDER_ERR_BUNDLE_TOO_LARGE: { httpStatus: 500, exitCode: 1, meaning: 'A bundle file is larger than --max-bundle-bytes allows; it is refused before it is read.' },
+  // Writes (/push): refused without the admin token (401), or when writes are off (403).
+  LARDER_ERR_UNAUTHORIZED: { httpStatus: 401, exitCode: 1, meaning: 'A write (/push, /admin/...) without the right admin token (Authorization: Bearer <token>).' },
+  LARDER_ERR_WRITES_OFF: { httpStatus: 403, exitCode: 1, meaning: 'Writes are off: the sidecar was started without --admin-token.' },
+  LARDER_ERR_BAD_PUSH: { httpStatus: 400, exitCode: 1, meaning: 'A pushed row does not match its view: the message names the row, the column and what was wrong; nothing was written.' },
+  // Redis could not be reached or failed a write (a push is answered 503; retrying is safe).
+  LARDER_ERR_REDIS: { httpStatus: 503, exitCode: 1, meaning: 'Redis could not be reached or failed a write; a push answered with this may be retried.' },
   // A tier (Redis, ...) that did not answer in time; its keys read as misses.
   LARDER_ERR_TIER_TIMEOUT: { httpStatus: 503, exitCode: 1, meaning: 'A tier (Redis, ...) did not answer within its deadline; its keys were answered as misses.' },
   // Connections: requests that broke HTTP's rules or limits before a route saw them.

@@ -10,10 +10,14 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { LarderError } from '../core/errors.js';
 import { type Answer, ONLINE_ROUTE, type RouteDeps, errorAnswer, handleOnline } from './online-route.js';
-import { honoBodyReader } from './request-body.js';
+import { PUSH_ROUTE, type PushDeps, answerPush } from './push/route.js';
+import { honoBodyReader, readBodyAsync } from './request-body.js';
 
 export type { AppLimits } from './online-route.js';
-export type AppDeps = RouteDeps;
+export interface AppDeps extends RouteDeps {
+  /** POST /push (writes); without it, writes are off (403). */
+  push?: PushDeps;
+}
 
 /** Routes and their methods, so a wrong method gets a helpful 404. */
 const ROUTES: ReadonlyMap<string, string> = new Map([
@@ -22,6 +26,7 @@ const ROUTES: ReadonlyMap<string, string> = new Map([
   ['/ready', 'GET'],
   ['/bundle', 'GET'],
   ['/metrics', 'GET'],
+  [PUSH_ROUTE, 'POST'],
 ]);
 const UNMATCHED_ROUTE = 'unmatched';
 
@@ -61,6 +66,11 @@ export function createApp(deps: AppDeps): Hono {
       }),
     );
   });
+
+  app.post(PUSH_ROUTE, measured(PUSH_ROUTE, async (c) => {
+    const { header, read } = honoBodyReader(c, limits.maxBodyBytes);
+    return toResponse(await answerPush(deps, deps.push, header, () => readBodyAsync(read)));
+  }));
 
   app.get('/health', measured('/health', (c) => c.json({ status: 'ok' })));
 

@@ -41,6 +41,13 @@ export class Metrics {
   private readonly tierErrors = new Map<string, number>();
   private readonly valuesByStatus: Record<FieldStatus, number> = { PRESENT: 0, NULL_VALUE: 0, NOT_FOUND: 0, OUTSIDE_MAX_AGE: 0 };
   private readonly bundleLoads = { ok: 0, rejected: 0 };
+  /** Components' own families (Redis, the change stream), appended when scraped. */
+  private readonly collectors: ((out: string[]) => void)[] = [];
+
+  /** Adds a component's lines (with their # HELP and # TYPE) to every scrape. */
+  addCollector(collect: (out: string[]) => void): void {
+    this.collectors.push(collect);
+  }
 
   observeRequest(route: string, status: number, seconds: number): void {
     let byStatus = this.requests.get(route);
@@ -136,6 +143,7 @@ export class Metrics {
     family('larder_lru_hit_ratio', 'gauge', 'LRU hits / lookups since start (0 before any lookup).');
     const lookups = lru.hits + lru.misses;
     out.push(`larder_lru_hit_ratio ${lookups === 0 ? 0 : lru.hits / lookups}`);
+    for (const collect of this.collectors) collect(out);
     return out.join('\n') + '\n';
   }
 }

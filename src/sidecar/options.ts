@@ -4,6 +4,8 @@
  * src/cli/options.ts, shared by every command).
  */
 import { type CommandSpec, type OptionSpec as CommandOptionSpec, type ParsedCommand, bytes, integer, nonEmpty, parseCommand, switchValue } from '../option-table.js';
+import { parseClusterSeeds, redisUrlProblem } from './redis/connection.js';
+import { namespaceProblem } from './redis/keys.js';
 
 export interface ServeOptions {
   /** Directory of bundle files (`<project>-v<N>.larder`). */
@@ -26,10 +28,34 @@ export interface ServeOptions {
   maxConnections: number;
   /** Largest bundle file opened, in bytes; larger files are refused before they are read. */
   maxBundleBytes: number;
+  /** A standalone Redis (redis:// or rediss:// URL), or undefined. */
+  redis: string | undefined;
+  /** Redis Cluster seed nodes (host:port,...), or undefined. */
+  redisCluster: string | undefined;
+  /** First part of every Redis key. */
+  redisNamespace: string;
+  /** Deadline of one Redis read, ms. */
+  redisTimeoutMs: number;
+  /** How long rows read from Redis stay in the LRU, ms. */
+  redisCacheTtlMs: number;
+  /** Length bound of the change stream of pushed rows (entries). */
+  redisStreamMaxLen: number;
+  /** Bearer token that /push and other writes require; undefined: writes are off. */
+  adminToken: string | undefined;
+  /** The feature repo folder, where pushes to offline write their Parquet files; undefined: offline pushes are off. */
+  repo: string | undefined;
 }
 
 /** One entry of the serve table. */
 export type OptionSpec = CommandOptionSpec<ServeOptions>;
+
+/** A text that `problem` accepts (it returns why not, or undefined). */
+function checked(problem: (raw: string) => string | undefined = () => undefined) {
+  return (raw: string): string | { invalid: string } => {
+    const why = problem(raw.trim());
+    return why ? { invalid: why } : raw.trim();
+  };
+}
 
 export const SERVE_OPTIONS: readonly OptionSpec[] = [
   {
@@ -86,6 +112,49 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     key: 'maxBundleBytes', flag: '--max-bundle-bytes', env: 'LARDER_MAX_BUNDLE_BYTES', valueName: '<bytes>', defaultText: '1GiB',
     description: 'Largest bundle file opened. A larger file in the bundle directory is refused (and logged) before any of it is read, and the bundle being served stays; opening a bundle takes about its size in memory.',
     parse: bytes(1, 'at least 1'),
+  },
+  {
+    key: 'redis', flag: '--redis', env: 'LARDER_REDIS', valueName: '<url>', defaultText: undefined, whenUnset: 'no Redis',
+    description: 'Redis online store, redis://[:password@]host:port[/db] or rediss:// (TLS): keys missing from the LRU and the bundle are read from it, and pushed rows reach every sidecar through it. Unset: no Redis.',
+    parse: checked(redisUrlProblem),
+  },
+  {
+    key: 'redisCluster', flag: '--redis-cluster', env: 'LARDER_REDIS_CLUSTER', valueName: '<seeds>', defaultText: undefined, whenUnset: 'no Redis Cluster',
+    description: 'Redis Cluster seed nodes instead of --redis: host:port,host:port (or redis:// URLs carrying the password).',
+    parse: checked((raw) => {
+      const target = parseClusterSeeds(raw);
+      return 'invalid' in target ? target.invalid : undefined;
+    }),
+  },
+  {
+    key: 'redisNamespace', flag: '--redis-namespace', env: 'LARDER_REDIS_NAMESPACE', valueName: '<ns>', defaultText: 'larder',
+    description: 'First part of every Redis key, so several deployments can share one Redis (materialize and push take the same flag).',
+    parse: (raw) => namespaceProblem(raw) ? { invalid: namespaceProblem(raw)! } : raw,
+  },
+  {
+    key: 'redisTimeoutMs', flag: '--redis-timeout-ms', env: 'LARDER_REDIS_TIMEOUT_MS', valueName: '<ms>', defaultText: '25',
+    description: 'Deadline of a Redis read: past it the keys are answered as holes (NOT_FOUND, the default value). Repeated failures open a circuit breaker that answers at once until a probe succeeds.',
+    parse: integer(1, 60_000, 'an integer from 1 to 60000'),
+  },
+  {
+    key: 'redisCacheTtlMs', flag: '--redis-cache-ttl-ms', env: 'LARDER_REDIS_CACHE_TTL_MS', valueName: '<ms>', defaultText: '30000',
+    description: 'How long a row read from Redis is kept in the LRU, in milliseconds; a pushed row replaces it at once.',
+    parse: integer(1, 86_400_000, 'an integer from 1 to 86400000'),
+  },
+  {
+    key: 'redisStreamMaxLen', flag: '--redis-stream-max-len', env: 'LARDER_REDIS_STREAM_MAX_LEN', valueName: '<n>', defaultText: '100000',
+    description: 'Pushed rows kept in the Redis change stream (and in each sidecar\'s memory). A sidecar whose bundle is older than the oldest of them reads the pushed views through Redis.',
+    parse: integer(100, 100_000_000, 'an integer from 100 to 100000000'),
+  },
+  {
+    key: 'adminToken', flag: '--admin-token', env: 'LARDER_ADMIN_TOKEN', valueName: '<token>', defaultText: undefined, whenUnset: 'writes off',
+    description: 'Bearer token that POST /push requires (Authorization: Bearer <token>; 401 without it). Unset: writes are off (403).',
+    parse: checked((raw) => (raw.length < 16 ? 'must be at least 16 characters' : undefined)),
+  },
+  {
+    key: 'repo', flag: '--repo', env: 'LARDER_REPO', valueName: '<dir>', defaultText: undefined, whenUnset: 'offline pushes off',
+    description: 'The feature repo folder: pushes to "offline" write Parquet files beside its sources there. Unset: offline pushes are refused (403).',
+    parse: checked((raw) => (raw === '' ? 'must be a folder path' : undefined)),
   },
 ];
 

@@ -54,6 +54,11 @@ export function checkBodyHeaders(header: HeaderReader, maxBytes: number): void {
  */
 export type BodyReader = (done: (err: LarderError | undefined, body?: Uint8Array) => void) => void;
 
+/** The body a BodyReader reads, as a promise, for routes off the hot path. */
+export function readBodyAsync(read: BodyReader): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => read((err, body) => (err ? reject(err) : resolve(body!))));
+}
+
 /**
  * How to read a request under Hono: straight from Node's IncomingMessage
  * when @hono/node-server runs the app (no web stream in between), else from

@@ -12,7 +12,7 @@ import { getRequestListener } from '@hono/node-server';
 import { LarderError, quoteInput } from '../core/errors.js';
 import { LruTier } from '../core/resolve/tiers/lru.js';
 import { BufferPool } from './buffer-pool.js';
-import { createApp } from './app.js';
+import { type AppDeps, createApp } from './app.js';
 import { BundleDirSource } from './bundle-dir-source.js';
 import { BurstLog, type Logger, stderrLogger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -21,6 +21,7 @@ import { type Answer, ONLINE_ROUTE, type RouteDeps, errorAnswer, handleOnline } 
 import { type BodyReader, collectIncoming, incomingHeader } from './request-body.js';
 import { CONNECTION_ROUTE, type ConnectionGuard, HTTP_TIMEOUTS, answerEarly, guardConnections } from './connections.js';
 import { ServingStateHolder } from './serving-state.js';
+import { pushDeps, redisServing } from './redis-serving.js';
 
 export interface Sidecar {
   readonly host: string;
@@ -58,8 +59,10 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
 
   const metrics = new Metrics();
   const tierLog = new BurstLog(log);
+  const redis = redisServing(options, { log, metrics });
   const holder = new ServingStateHolder({
-    lru: new LruTier(options.cacheMaxBytes),
+    lru: new LruTier(options.cacheMaxBytes, redis?.lruTtlMs),
+    ...(redis && { tiersBeforeBundle: redis.tiersBeforeBundle, tiersAfterBundle: redis.tiersAfterBundle, bundleUnsettled: redis.bundleUnsettled }),
     now,
     onTierError: (tier, error) => {
       metrics.countTierError(tier.name);
@@ -68,20 +71,23 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
   });
   const source = new BundleDirSource({ dir: options.bundles, pollMs: options.pollMs, holder, log, metrics, maxBundleBytes: options.maxBundleBytes });
   await source.start();
+  redis?.start(holder);
 
-  const deps: RouteDeps = {
+  const deps: AppDeps = {
     state: holder,
     now,
     rule: { serveStale: options.serveStale },
     limits: { maxBodyBytes: options.maxBodyBytes, maxEntities: options.maxEntities },
     metrics,
     log,
+    push: pushDeps(options, redis),
   };
   const { server, guard, endKeepAlive } = createHttpServer(deps, options.maxConnections);
   try {
     await listen(server, options.port, options.host);
   } catch (e) {
     source.stop();
+    await redis?.close();
     throw e;
   }
   const address = server.address();
@@ -104,7 +110,7 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
       // A request still arriving on an open keep-alive connection is
       // answered, and its connection closes after the response.
       endKeepAlive();
-      if (!shutdown) shutdown = closeGracefully(server, guard, graceMs);
+      if (!shutdown) shutdown = closeGracefully(server, guard, graceMs, () => redis?.close());
       else if (graceMs === 0) shutdown.cutNow();
       return shutdown.done;
     },
@@ -282,7 +288,7 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-function closeGracefully(server: Server, guard: ConnectionGuard, graceMs: number): { done: Promise<number>; cutNow(): void } {
+function closeGracefully(server: Server, guard: ConnectionGuard, graceMs: number, afterClose: () => Promise<void> | undefined): { done: Promise<number>; cutNow(): void } {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   // A connection becomes idle when its in-flight response is done.
@@ -294,9 +300,10 @@ function closeGracefully(server: Server, guard: ConnectionGuard, graceMs: number
     cut = guard.cutAll();
   };
   const deadline = setTimeout(cutNow, graceMs);
-  const done = closed.then(() => {
+  const done = closed.then(async () => {
     clearInterval(sweep);
     clearTimeout(deadline);
+    await afterClose();
     return cut;
   });
   return { done, cutNow };

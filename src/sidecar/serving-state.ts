@@ -42,6 +42,8 @@ export interface ServingStateOptions {
    * settle their keys, so the newest of them and the bundle's row wins).
    */
   tiersBeforeBundle?: readonly Tier[];
+  /** Views whose bundle rows do not settle their keys (see BundleTier); live. */
+  bundleUnsettled?: { has(view: string): boolean };
   now: () => number;
   /** Told when a tier fails or passes its deadline (metrics, logs). */
   onTierError?: (tier: Tier, error: unknown) => void;
@@ -52,6 +54,7 @@ export class ServingStateHolder {
   private readonly before: readonly Tier[];
   private readonly after: readonly Tier[];
   private readonly now: () => number;
+  private readonly bundleUnsettled: { has(view: string): boolean } | undefined;
   private readonly onTierError: ((tier: Tier, error: unknown) => void) | undefined;
   private state: ServingState | undefined;
   /** Why nothing is served yet, for /ready; set by the bundle source. */
@@ -62,6 +65,7 @@ export class ServingStateHolder {
     this.before = opts.tiersBeforeBundle ?? [];
     this.after = opts.tiersAfterBundle ?? [];
     this.now = opts.now;
+    this.bundleUnsettled = opts.bundleUnsettled;
     this.onTierError = opts.onTierError;
   }
 
@@ -89,7 +93,7 @@ export class ServingStateHolder {
       bundle,
       manifest: bundle.manifest,
       catalog: bundle.catalog,
-      resolver: new Resolver(this.walk(new BundleTier(bundle.data)), { onTierError: this.onTierError }),
+      resolver: new Resolver(this.walk(new BundleTier(bundle.data, this.bundleUnsettled)), { onTierError: this.onTierError }),
       version: bundle.version,
       versionHeader: String(bundle.version),
       origin,

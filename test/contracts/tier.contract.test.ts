@@ -4,7 +4,7 @@
  * resolver's side of the seam: newest-wins merging across tiers, settling,
  * the promise path, and failures and timeouts becoming misses.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Bundle } from '../../src/core/local-store.js';
 import { LarderError } from '../../src/core/errors.js';
 import { Resolver } from '../../src/core/resolve/resolver.js';
@@ -14,6 +14,13 @@ import { LruTier } from '../../src/core/resolve/tiers/lru.js';
 import type { FeatureViewDef } from '../../src/core/repo/types.js';
 import { bundleBytes, repoWith } from '../core/helpers.js';
 import { TestTier } from './test-tier.js';
+import { RowValueCodec } from '../../src/core/bundle/row-value.js';
+import { closeRedis, connectRedis, type RedisClient, waitReady } from '../../src/sidecar/redis/connection.js';
+import { ViewKeys } from '../../src/sidecar/redis/keys.js';
+import { writeRows } from '../../src/sidecar/redis/rows.js';
+import { RedisTier } from '../../src/sidecar/tiers/redis.js';
+import { PushedRows } from '../../src/sidecar/stream/overlay.js';
+import { RedisServer } from '../redis-servers.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const VIEW_DEF: FeatureViewDef = {
@@ -47,6 +54,34 @@ const viewSpec = () => (specPromise ??= bundleOf(HELD).then((b) => b.catalog.vie
 
 const testRows = (rows: Record<string, Row>) => new Map(Object.entries(rows).map(([k, r]) => [TestTier.key('user_stats', k), r]));
 
+/** One real redis-server for the Redis implementation, started on first use; each tier gets its own namespace. */
+let redis: Promise<{ server: RedisServer; client: RedisClient }> | undefined;
+let namespaces = 0;
+afterAll(async () => {
+  if (!redis) return;
+  const { server, client } = await redis;
+  closeRedis(client);
+  await server.stop();
+});
+
+async function redisTier(rows: Record<string, Row>): Promise<Tier> {
+  redis ??= RedisServer.start().then(async (server) => {
+    const target = { kind: 'standalone', url: server.url } as const;
+    const client = connectRedis(target, { commandTimeoutMs: 2000, name: 'contract' });
+    await waitReady(client, target, 5000);
+    return { server, client };
+  });
+  const { client } = await redis;
+  const view = await viewSpec();
+  const namespace = `contract${++namespaces}`;
+  const codec = new RowValueCodec(view.features);
+  const keys = Object.keys(rows);
+  const values: Uint8Array[] = [];
+  codec.encode(keys, keys.map((k) => rows[k]!.eventTsMs), keys.map((k) => rows[k]!.createdTsMs), view.features.map((_, f) => keys.map((k) => rows[k]!.values[f])), (i, v) => (values[i] = v));
+  await writeRows(client, new ViewKeys(namespace, 'shop', view.name, codec.fingerprint), keys, values);
+  return new RedisTier({ client, namespace, project: () => 'shop', timeoutMs: 1000 });
+}
+
 const IMPLEMENTATIONS: { name: string; make(rows: Record<string, Row>): Promise<Tier> }[] = [
   {
     name: 'lru',
@@ -60,6 +95,16 @@ const IMPLEMENTATIONS: { name: string; make(rows: Record<string, Row>): Promise<
   { name: 'bundle', make: async (rows) => new BundleTier((await bundleOf(rows)).data) },
   { name: 'test tier, synchronous', make: async (rows) => new TestTier(testRows(rows)) },
   { name: 'test tier, answering after 5 ms', make: async (rows) => new TestTier(testRows(rows), { mode: { kind: 'delayed', ms: 5 } }) },
+  { name: 'redis (a real redis-server)', make: redisTier },
+  {
+    name: 'pushed rows (the change stream overlay)',
+    async make(rows) {
+      const view = await viewSpec();
+      const overlay = new PushedRows(1000);
+      for (const [k, r] of Object.entries(rows)) overlay.apply(view.name, new RowValueCodec(view.features).fingerprint, k, r, 0);
+      return overlay;
+    },
+  },
 ];
 
 const plain = (r: Row | undefined) => r && { eventTsMs: r.eventTsMs, createdTsMs: r.createdTsMs, values: [...r.values] };

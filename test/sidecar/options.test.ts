@@ -25,12 +25,16 @@ describe('parseServeArgs', () => {
     expect(parse(['--bundles', 'b'])).toEqual({
       bundles: 'b', host: '127.0.0.1', port: 6566, cacheMaxBytes: 64 * 1024 * 1024, maxBodyBytes: 1024 * 1024,
       maxEntities: 10_000, pollMs: 2000, shutdownGraceMs: 10_000, serveStale: false, maxConnections: 1024, maxBundleBytes: 1024 ** 3,
+      redis: undefined, redisCluster: undefined, redisNamespace: 'larder', redisTimeoutMs: 25, redisCacheTtlMs: 30_000, redisStreamMaxLen: 100_000, adminToken: undefined, repo: undefined,
     });
   });
 
   it('environment variables fill what flags leave out; flags win', () => {
     const env = { LARDER_BUNDLES: '/env', LARDER_PORT: '7000', LARDER_HOST: '0.0.0.0', LARDER_CACHE_MAX_BYTES: '1MiB', LARDER_MAX_BODY_BYTES: '2048', LARDER_MAX_ENTITIES: '50', LARDER_POLL_MS: '100', LARDER_SHUTDOWN_GRACE_MS: '0', LARDER_SERVE_STALE: 'true', LARDER_MAX_CONNECTIONS: '8' };
-    expect(parse([], env)).toEqual({ bundles: '/env', host: '0.0.0.0', port: 7000, cacheMaxBytes: 1024 * 1024, maxBodyBytes: 2048, maxEntities: 50, pollMs: 100, shutdownGraceMs: 0, serveStale: true, maxConnections: 8, maxBundleBytes: 1024 ** 3 });
+    expect(parse([], env)).toEqual({ bundles: '/env', host: '0.0.0.0', port: 7000, cacheMaxBytes: 1024 * 1024, maxBodyBytes: 2048, maxEntities: 50, pollMs: 100, shutdownGraceMs: 0, serveStale: true, maxConnections: 8, maxBundleBytes: 1024 ** 3, redis: undefined, redisCluster: undefined, redisNamespace: 'larder', redisTimeoutMs: 25, redisCacheTtlMs: 30_000, redisStreamMaxLen: 100_000, adminToken: undefined, repo: undefined });
+    const redisEnv = { LARDER_REDIS: 'rediss://:pw@cache:6380/2', LARDER_REDIS_NAMESPACE: 'staging', LARDER_REDIS_TIMEOUT_MS: '10', LARDER_REDIS_CACHE_TTL_MS: '500', LARDER_REDIS_STREAM_MAX_LEN: '1000', LARDER_ADMIN_TOKEN: 'a-long-admin-token-1', LARDER_REPO: '/repo' };
+    expect(parse(['--bundles', 'b'], redisEnv)).toMatchObject({ redis: 'rediss://:pw@cache:6380/2', redisNamespace: 'staging', redisTimeoutMs: 10, redisCacheTtlMs: 500, redisStreamMaxLen: 1000, adminToken: 'a-long-admin-token-1', repo: '/repo' });
+    expect(parse(['--bundles', 'b', '--redis-cluster', '10.0.0.1:7000,10.0.0.2:7000'])).toMatchObject({ redisCluster: '10.0.0.1:7000,10.0.0.2:7000' });
     expect(parse(['--port', '7001', '--bundles=/flag', '--max-entities', '3'], env)).toMatchObject({ bundles: '/flag', port: 7001, maxEntities: 3, host: '0.0.0.0' });
   });
 
@@ -59,6 +63,12 @@ describe('parseServeArgs', () => {
     [['--host', ' '], {}, /--host \(LARDER_HOST\) must be a host name or IP address/],
     [['--shutdown-grace-ms', 'x'], {}, /--shutdown-grace-ms \(LARDER_SHUTDOWN_GRACE_MS\)/],
     [[], { LARDER_MAX_BUNDLE_BYTES: '2GB' }, /--max-bundle-bytes \(LARDER_MAX_BUNDLE_BYTES\) must be at least 1: a number of bytes/],
+    [['--redis', 'http://cache:6379'], {}, /--redis \(LARDER_REDIS\) must start with redis:\/\/ or rediss:\/\//],
+    [['--redis', 'redis://cache:6379/x'], {}, /--redis \(LARDER_REDIS\) database "x" must be a number/],
+    [['--redis-cluster', 'cache'], {}, /--redis-cluster \(LARDER_REDIS_CLUSTER\) seed "cache" is not host:port/],
+    [['--redis-namespace', 'a{b}'], {}, /--redis-namespace \(LARDER_REDIS_NAMESPACE\) must not contain braces/],
+    [['--redis-timeout-ms', '0'], {}, /--redis-timeout-ms \(LARDER_REDIS_TIMEOUT_MS\) must be an integer from 1/],
+    [[], { LARDER_ADMIN_TOKEN: 'short' }, /--admin-token \(LARDER_ADMIN_TOKEN\) must be at least 16 characters/],
   ];
   for (const [argv, env, message] of bad) {
     it(`refuses ${[...argv, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)].join(' ')}`, () => {
@@ -104,7 +114,11 @@ describe('help and README table come from the same list', () => {
       expect(help).toContain(o.flag);
       expect(help).toContain(o.env);
       expect(table).toContain(`\`${o.env}\``);
-      if (o.defaultText !== undefined) {
+      if (o.defaultText === '') {
+        // No default: the option is off unless given.
+        expect(help).toContain(`env ${o.env}; default none`);
+        expect(table).toContain(`| \`${o.env}\` | (none) |`);
+      } else if (o.defaultText !== undefined) {
         expect(help).toContain(`default ${o.defaultText}`);
         expect(table).toContain(`\`${o.defaultText}\``);
       }

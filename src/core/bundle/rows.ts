@@ -32,6 +32,30 @@ export const fieldAlignment = (k: FieldKind): number => ALIGNMENT[k];
 
 const isNull = (v: unknown): boolean => v === null || v === undefined;
 
+/**
+ * The kind a dtype is stored as when the layout must not depend on the data
+ * (standalone rows, see encodeRows): no dictionaries, and lists as msgpack,
+ * which keeps null elements.
+ */
+export function standaloneKind(dtype: Dtype): FieldKind {
+  switch (dtype) {
+    case 'int64':
+    case 'float64':
+    case 'timestamp':
+      return 'f64';
+    case 'float32':
+      return 'f32';
+    case 'bool':
+      return 'u8';
+    case 'string':
+      return 'str';
+    case 'float32[]':
+    case 'string[]':
+    case 'int64[]':
+      return 'packed';
+  }
+}
+
 function kindOf(dtype: Dtype, values: ArrayLike<unknown>): FieldKind {
   switch (dtype) {
     case 'int64':
@@ -157,6 +181,19 @@ export interface EncodedRows {
   nullsOffset: number;
   records: Uint8Array;
   heap: Uint8Array;
+  /** For standalone rows: row r's heap bytes are heap[rowHeapStarts[r], rowHeapStarts[r + 1]). */
+  rowHeapStarts?: Uint32Array;
+}
+
+export interface EncodeRowsOptions {
+  /**
+   * Standalone rows, for stores that keep one row per value (Redis): the
+   * layout comes from the dtypes alone (standaloneKind), so every row of a
+   * view has the same one whatever the data, and each row's heap offsets
+   * count from its own first heap byte (its key), which starts 4-aligned.
+   * A row is then its record followed by its heap bytes (see row-value.ts).
+   */
+  standalone?: boolean;
 }
 
 /**
@@ -171,17 +208,20 @@ export function encodeRows(
   /** Created time of each row, epoch ms (null: none); undefined when the source has no created time. */
   createdTsMs: ArrayLike<number | null> | undefined,
   columns: readonly ArrayLike<unknown>[],
+  opts: EncodeRowsOptions = {},
 ): EncodedRows {
   const n = keys.length;
-  const dictionaries = features.map((f, i) => (f.dtype === 'string' ? dictionaryOf(columns[i]!) : undefined));
+  const standalone = opts.standalone === true;
+  const dictionaries = features.map((f, i) => (f.dtype === 'string' && !standalone ? dictionaryOf(columns[i]!) : undefined));
   const planned = planRecord(
     features.map((f, i) => {
       const values = columns[i]!;
       let nullable = false;
       for (let r = 0; r < n && !nullable; r++) nullable = isNull(values[r]);
-      return { name: f.name, kind: dictionaries[i] ? 'dict' : kindOf(f.dtype, values), nullable };
+      return { name: f.name, kind: standalone ? standaloneKind(f.dtype) : dictionaries[i] ? 'dict' : kindOf(f.dtype, values), nullable };
     }),
   );
+  const rowHeapStarts = standalone ? new Uint32Array(n + 1) : undefined;
   const { stride, nullsOffset } = planned;
 
   const records = new ArrayBuffer(n * stride);
@@ -190,14 +230,20 @@ export function encodeRows(
   const u32 = new Uint32Array(records);
   const u8 = new Uint8Array(records);
   const heap = new Heap();
+  /** Where heap offsets count from: 0, or for standalone rows the row's first heap byte. */
+  let heapBase = 0;
 
   for (let row = 0; row < n; row++) {
     const base = row * stride;
     f64[base / 8] = eventTsMs[row]!;
     f64[base / 8 + 3] = createdTsMs?.[row] ?? NaN;
+    if (rowHeapStarts) {
+      heap.align4();
+      rowHeapStarts[row] = heapBase = heap.length;
+    }
     const keyStart = heap.length;
     const keyLength = heap.utf8(keys[row]!);
-    u32[base / 4 + 2] = keyStart;
+    u32[base / 4 + 2] = keyStart - heapBase;
     u32[base / 4 + 3] = keyLength;
     if (keyLength <= INLINE_KEY_BYTES) u8.set(heap.buf.subarray(keyStart, keyStart + keyLength), base + 16);
     for (let i = 0; i < features.length; i++) {
@@ -221,7 +267,7 @@ export function encodeRows(
             u8[at] = v === true ? 1 : 0;
             break;
           case 'str':
-            u32[at / 4] = heap.length;
+            u32[at / 4] = heap.length - heapBase;
             u32[at / 4 + 1] = heap.utf8(String(v));
             break;
           case 'dict':
@@ -230,17 +276,18 @@ export function encodeRows(
           case 'f32list': {
             heap.align4();
             const list = Float32Array.from(v as ArrayLike<number>);
-            u32[at / 4] = heap.length;
+            u32[at / 4] = heap.length - heapBase;
             u32[at / 4 + 1] = list.byteLength;
             heap.bytes(new Uint8Array(list.buffer));
             break;
           }
           case 'packed': {
+            // float32[] elements are float32s however they are stored (as f32list rounds them).
             const list = Array.from(v as ArrayLike<unknown>, (x) =>
-              isNull(x) ? null : f.dtype === 'int64[]' ? toNumber('int64', x, row) : x,
+              isNull(x) ? null : f.dtype === 'int64[]' ? toNumber('int64', x, row) : f.dtype === 'float32[]' ? Math.fround(toNumber('float32', x, row)) : x,
             );
             const b = pack(list);
-            u32[at / 4] = heap.length;
+            u32[at / 4] = heap.length - heapBase;
             u32[at / 4 + 1] = b.length;
             heap.bytes(b);
             break;
@@ -253,6 +300,7 @@ export function encodeRows(
     }
     if (heap.length > 0xffffffff) throw unstorable('the view holds more than 4 GiB of keys and variable-width values');
   }
+  if (rowHeapStarts) rowHeapStarts[n] = heap.length;
   return {
     fields: planned.fields.map(({ name, kind, offset }, i) => {
       const dictionary = dictionaries[i];
@@ -262,6 +310,7 @@ export function encodeRows(
     nullsOffset,
     records: u8,
     heap: heap.buf.subarray(0, heap.length),
+    ...(rowHeapStarts ? { rowHeapStarts } : {}),
   };
 }
 

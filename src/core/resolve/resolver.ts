@@ -72,11 +72,11 @@ export class Resolver {
         const at = t;
         const asked = open;
         return this.await(tier, pending).then((ok) => {
-          const still = ok ? this.merge(at, asked, result, found) : asked;
+          const still = ok ? this.merge(at, view, asked, result, found) : asked;
           return this.walk(at + 1, view, keys, still, result, new Array<Row | undefined>(keys.length));
         });
       }
-      open = this.merge(t, open, result, found);
+      open = this.merge(t, view, open, result, found);
     }
     this.offerToCaches(view, keys, result);
     return result;
@@ -104,8 +104,9 @@ export class Resolver {
   }
 
   /** Keeps the newer of each found row and the row held so far; returns the keys still open. */
-  private merge(t: number, open: readonly number[], result: ViewResult, found: readonly (Row | undefined)[]): number[] {
-    const settles = this.tiers[t]!.settles;
+  private merge(t: number, view: ViewSpec, open: readonly number[], result: ViewResult, found: readonly (Row | undefined)[]): number[] {
+    const tier = this.tiers[t]!;
+    const settles = tier.settlesView ? tier.settlesView(view) : tier.settles;
     const still: number[] = [];
     for (const i of open) {
       const row = found[i];

@@ -66,6 +66,14 @@ export interface Tier {
    */
   readonly settles: boolean;
   /**
+   * Per view, whether a row found here settles its key, when that can
+   * differ from `settles`: a bundle whose view may miss pushed rows (the
+   * change stream lost some) does not settle that view's keys, so the
+   * tiers after it (Redis) are asked too and the newest row wins.
+   * Undefined: `settles` for every view.
+   */
+  settlesView?(view: ViewSpec): boolean;
+  /**
    * Whether the tiers above should keep this tier's rows. Only rows that
    * cost a round trip are worth it: measured, caching the in-memory
    * bundle's rows in the LRU cost more throughput than it saved (a row read

@@ -36,7 +36,16 @@ export class BundleTier implements Tier {
   readonly name = 'bundle';
   readonly settles = true;
   readonly worthCaching = false;
-  constructor(readonly bundle: BundleData) {}
+  readonly settlesView?: (view: ViewSpec) => boolean;
+
+  /**
+   * `unsettled` (live: it may change while serving) names views whose keys
+   * this bundle must not settle: pushed rows for them may be missing above
+   * it, so the tiers after it are asked too.
+   */
+  constructor(readonly bundle: BundleData, unsettled?: { has(view: string): boolean }) {
+    if (unsettled) this.settlesView = (view) => !unsettled.has(view.name);
+  }
 
   /** The records found for the keys of one lookup, reused: lookups are synchronous. */
   private records = new Int32Array(16);

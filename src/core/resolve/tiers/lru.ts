@@ -25,10 +25,15 @@ export class LruTier implements Tier {
   private hits = 0;
   private misses = 0;
 
-  constructor(readonly maxBytes: number) {
+  /**
+   * `ttlMs` > 0 bounds how long a row is kept (rows of a shared remote
+   * store, Redis, go stale there when other writers change it).
+   */
+  constructor(readonly maxBytes: number, readonly ttlMs = 0) {
     this.cache = new LRUCache<string, Row>({
       maxSize: Math.max(1, maxBytes),
       sizeCalculation: (row, key) => estimateRowBytes(key, row),
+      ...(ttlMs > 0 ? { ttl: ttlMs } : {}),
     });
   }
 
@@ -45,6 +50,11 @@ export class LruTier implements Tier {
 
   remember(view: ViewSpec, key: string, row: Row): void {
     if (this.maxBytes > 0) this.cache.set(view.name + '\u0000' + key, row);
+  }
+
+  /** Drops one key's row (a newer row was pushed for it). */
+  forget(view: string, key: string): void {
+    this.cache.delete(view + '\u0000' + key);
   }
 
   clear(): void {

@@ -1,0 +1,114 @@
+/**
+ * Tools for bench/redis.mjs: a redis-server and sidecars as child
+ * processes, a minimal keep-alive HTTP client (one request at a time, no
+ * parsing beyond the status line and Content-Length, so the client adds as
+ * little as a client can), process CPU from /proc, and percentiles.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { join } from 'node:path';
+
+const run = promisify(execFile);
+
+export function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitUntil(what, check, timeoutMs = 30_000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A child process, killed when the bench exits. */
+function child(cmd, args, opts = {}) {
+  const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], ...opts });
+  let stderr = '';
+  p.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+  process.once('exit', () => p.kill('SIGKILL'));
+  return { proc: p, stderr: () => stderr };
+}
+
+export async function startRedis() {
+  const port = await freePort();
+  const c = child('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  await waitUntil('redis-server', async () => (await run('redis-cli', ['-p', String(port), 'ping'], { timeout: 2000 })).stdout.trim() === 'PONG');
+  return { port, url: `redis://127.0.0.1:${port}`, pid: c.proc.pid, stop: () => c.proc.kill('SIGKILL') };
+}
+
+/** `larder serve` in a child process; resolves once /ready answers 200. */
+export async function startSidecar(root, args) {
+  const port = await freePort();
+  const c = child(process.execPath, [join(root, 'dist/src/cli.js'), 'serve', '--port', String(port), ...args]);
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntil(`sidecar ${args.join(' ')}`, async () => (await fetch(`${url}/ready`)).status === 200, 60_000).catch((e) => {
+    throw new Error(`${e.message}\n${c.stderr()}`);
+  });
+  return { url, port, pid: c.proc.pid, stop: () => c.proc.kill('SIGTERM') };
+}
+
+/** CPU ms (user + system) used so far by `pid`. */
+export function cpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+}
+
+/**
+ * One keep-alive connection sending POSTs one at a time. `post(body)`
+ * resolves with { status, ms, body } once the whole response has arrived.
+ */
+export async function rawClient(port, path) {
+  const socket = createConnection({ host: '127.0.0.1', port });
+  socket.setNoDelay(true);
+  await new Promise((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  let pending;
+  let buf = Buffer.alloc(0);
+  socket.on('data', (d) => {
+    buf = buf.length ? Buffer.concat([buf, d]) : d;
+    const end = buf.indexOf('\r\n\r\n');
+    if (end < 0 || !pending) return;
+    const head = buf.subarray(0, end).toString('latin1');
+    const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+    if (buf.length < end + 4 + length) return;
+    const status = Number(head.slice(9, 12));
+    const body = buf.subarray(end + 4, end + 4 + length);
+    buf = buf.subarray(end + 4 + length);
+    const p = pending;
+    pending = undefined;
+    p.resolve({ status, body, ms: Number(process.hrtime.bigint() - p.started) / 1e6 });
+  });
+  return {
+    post(body) {
+      const bytes = Buffer.from(body);
+      return new Promise((resolve) => {
+        pending = { resolve, started: process.hrtime.bigint() };
+        socket.write(Buffer.concat([Buffer.from(`POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${bytes.length}\r\n\r\n`), bytes]));
+      });
+    },
+    close: () => socket.destroy(),
+  };
+}
+
+export function percentile(values, q) {
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}

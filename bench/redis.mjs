@@ -1,0 +1,257 @@
+/**
+ * `node bench/redis.mjs [--quick]` (after `npx tsc -p tsconfig.json`): the
+ * Redis online store (issue 10), each figure against a baseline measured in
+ * the same run. Writes bench/results/redis.md (redis-quick.md with --quick).
+ *
+ *   1. cold read: a sidecar with no bundle keys and no LRU, 1 entity x 20
+ *      features, sequential requests, against a direct ioredis MGET of the
+ *      same Redis keys: the sidecar adds at most 100 µs at p50;
+ *   2. requests/s per core of a sidecar reading only through Redis (no
+ *      bundle keys, no LRU, as a Feast-style server works) against a
+ *      sidecar with the bundle and LRU, on the same keys: at least 3x;
+ *   3. materialize, keys/s of 20 features to a local Redis: at least
+ *      200,000; against direct ioredis writes of the same values.
+ */
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { cpuMs, percentile, rawClient, startRedis, startSidecar } from './lib/redis-tools.mjs';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const quick = process.argv.includes('--quick');
+const KEYS = quick ? 50_000 : 1_000_000;
+const LATENCY_ROUNDS = quick ? 3 : 6;
+const LATENCY_PER_ROUND = quick ? 1000 : 3000;
+const LOAD_SECONDS = quick ? 3 : 6;
+const LOAD_ROUNDS = quick ? 2 : 3;
+const log = (m) => console.error(`[redis bench] ${m}`);
+
+const dist = (p) => join(ROOT, 'dist', p);
+if (!existsSync(dist('src/cli.js'))) throw new Error('dist/ is missing: run npx tsc -p tsconfig.json first');
+const { buildBundle } = await import(dist('bundle-builder/build.js'));
+const { materialize } = await import(dist('bundle-builder/materialize.js'));
+const { RowValueCodec } = await import(dist('src/core/bundle/row-value.js'));
+const { ViewKeys } = await import(dist('src/sidecar/redis/keys.js'));
+const { default: Redis } = await import('ioredis');
+
+// ---------------------------------------------------------------- data
+const FEATURES = [];
+for (let k = 0; k < 20; k++) {
+  const dtype = ['int64', 'float32', 'float64', 'string'][k % 4];
+  const h = `hash(i * 31 + ${k})`;
+  const sql = { int64: `${h} % 100000`, float32: `(${h} % 10000) / 100.0`, float64: `(${h} % 1000000) / 1000.0`, string: `'v' || (${h} % 500)` }[dtype];
+  FEATURES.push({ name: `f${String(k).padStart(2, '0')}`, dtype, sql });
+}
+const SQL_TYPE = { int64: 'BIGINT', float32: 'FLOAT', float64: 'DOUBLE', string: 'VARCHAR' };
+const AS_OF = Date.UTC(2026, 0, 2);
+
+const dataDir = join(ROOT, 'bench/.data', `redis-${KEYS}`);
+const repoDir = join(dataDir, 'repo');
+async function writeDataset() {
+  if (existsSync(join(repoDir, 'larder.config.json'))) return;
+  log(`writing ${KEYS} keys x 20 features with DuckDB ...`);
+  await rm(dataDir, { recursive: true, force: true });
+  await mkdir(join(repoDir, 'data'), { recursive: true });
+  const db = await DuckDBInstance.create(':memory:');
+  const conn = await db.connect();
+  const cols = FEATURES.map((f) => `CAST(${f.sql} AS ${SQL_TYPE[f.dtype]}) AS ${f.name}`).join(', ');
+  await conn.run(`COPY (SELECT i AS user_id, TIMESTAMP '2026-01-01 00:00:00' + to_seconds(i % 86400) AS ts, ${cols} FROM range(${KEYS}) t(i)) TO '${join(repoDir, 'data/users.parquet')}' (FORMAT parquet)`);
+  conn.closeSync();
+  db.closeSync();
+  await writeFile(join(repoDir, 'larder.config.json'), JSON.stringify({
+    project: 'redisbench',
+    entities: [{ name: 'user', joinKeys: ['user_id'] }],
+    sources: [{ name: 'users', path: 'data/users.parquet', timestampField: 'ts' }],
+    featureViews: [{ name: 'user_features', entities: ['user'], source: 'users', ttlSeconds: 0, features: FEATURES.map(({ name, dtype }) => ({ name, dtype })) }],
+    featureServices: [],
+  }, null, 2));
+}
+
+const randomKey = () => Math.floor(Math.random() * KEYS);
+const FEATURE_LIST = FEATURES.map((f) => `"user_features:${f.name}"`).join(',');
+const body1 = (id) => `{"features":[${FEATURE_LIST}],"entities":{"user_id":[${id}]}}`;
+const bodyN = (n) => `{"features":[${FEATURE_LIST}],"entities":{"user_id":[${Array.from({ length: n }, randomKey).join(',')}]}}`;
+/** Entities per request in the throughput comparison. */
+const LOAD_SHAPES = [1, 10];
+
+// ---------------------------------------------------------------- run
+const loadBefore = loadavg();
+await writeDataset();
+const redis = await startRedis();
+const results = {};
+try {
+  // 3. materialize, and direct ioredis writes of the same number of values.
+  log('materialize ...');
+  const mat = await materialize({ repoDir, redis: { kind: 'standalone', url: redis.url }, asOf: new Date(AS_OF) });
+  const v = mat.views[0];
+  results.materialize = { keys: v.keys, written: v.written, ...mat.timings, seconds: mat.seconds, writeKeysPerSecond: mat.writeKeysPerSecond, endToEnd: v.keys / mat.seconds };
+  const direct = new Redis(redis.url, { enableAutoPipelining: false });
+  {
+    // The same values (encoded once, outside the timing), written by plain pipelined SETs.
+    const codec = new RowValueCodec(FEATURES.map(({ name, dtype }) => ({ name, dtype })));
+    const n = Math.min(KEYS, 200_000);
+    const keys = Array.from({ length: n }, (_, i) => String(i));
+    const values = [];
+    const cols = FEATURES.map((f) => keys.map((_, i) => (f.dtype === 'string' ? `v${i % 500}` : i % 1000)));
+    codec.encode(keys, keys.map(() => AS_OF), undefined, cols, (f, e) => { throw e; }, (i, b) => (values[i] = Buffer.from(b.buffer, b.byteOffset, b.byteLength)));
+    const t = performance.now();
+    for (let start = 0; start < n; start += 4096) {
+      const p = direct.pipeline();
+      for (let i = start; i < Math.min(n, start + 4096); i++) p.set(`direct:${i}`, values[i]);
+      await p.exec();
+    }
+    results.directWrites = n / ((performance.now() - t) / 1000);
+    for (let start = 0; start < n; start += 10_000) await direct.del(...keys.slice(start, start + 10_000).map((k) => `direct:${k}`));
+    direct.disconnect();
+  }
+
+  log('bundles: one with no keys, one with all ...');
+  const emptyDir = join(dataDir, 'bundles-empty');
+  const fullDir = join(dataDir, 'bundles-full');
+  for (const d of [emptyDir, fullDir]) {
+    await rm(d, { recursive: true, force: true });
+    await mkdir(d, { recursive: true });
+  }
+  await buildBundle({ repoDir, outDir: emptyDir, asOf: new Date(AS_OF), hotLimit: 0 });
+  await buildBundle({ repoDir, outDir: fullDir, asOf: new Date(AS_OF) });
+
+  const common = ['--redis', redis.url, '--redis-timeout-ms', '1000'];
+  const viaRedis = await startSidecar(ROOT, ['--bundles', emptyDir, '--cache-max-bytes', '0', ...common]);
+  const viaBundle = await startSidecar(ROOT, ['--bundles', fullDir, ...common]);
+  try {
+    // 1. cold reads: sidecar (Redis only) against direct MGET, interleaved rounds.
+    log('cold reads ...');
+    const codec = new RowValueCodec(FEATURES.map(({ name, dtype }) => ({ name, dtype })));
+    const viewKeys = new ViewKeys('larder', 'redisbench', 'user_features', codec.fingerprint);
+    // ioredis as an application would open it (its defaults; the sidecar's reads do not auto-pipeline either).
+    const reader = new Redis(redis.url);
+    const client = await rawClient(viaRedis.port, '/get-online-features');
+    const bundleClient = await rawClient(viaBundle.port, '/get-online-features');
+    const sidecarMs = [];
+    const directMs = [];
+    const bundleMs = [];
+    let bad = 0;
+    for (let warm = 0; warm < 500; warm++) {
+      await client.post(body1(randomKey()));
+      await reader.mgetBuffer([viewKeys.key(String(randomKey()))]);
+    }
+    for (let round = 0; round < LATENCY_ROUNDS; round++) {
+      for (let i = 0; i < LATENCY_PER_ROUND; i++) {
+        const r = await client.post(body1(randomKey()));
+        if (r.status !== 200 || !r.body.includes('"PRESENT"')) bad++;
+        sidecarMs.push(r.ms);
+      }
+      // For reference: the same request answered from the bundle (HTTP and JSON without Redis).
+      for (let i = 0; i < LATENCY_PER_ROUND; i++) bundleMs.push((await bundleClient.post(body1(randomKey()))).ms);
+      for (let i = 0; i < LATENCY_PER_ROUND; i++) {
+        const key = viewKeys.key(String(randomKey()));
+        const t = process.hrtime.bigint();
+        const got = await reader.mgetBuffer([key]);
+        directMs.push(Number(process.hrtime.bigint() - t) / 1e6);
+        if (!got[0]) bad++;
+      }
+    }
+    client.close();
+    bundleClient.close();
+    reader.disconnect();
+    results.latency = {
+      sidecarP50: percentile(sidecarMs, 0.5) * 1000, sidecarP99: percentile(sidecarMs, 0.99) * 1000,
+      directP50: percentile(directMs, 0.5) * 1000, directP99: percentile(directMs, 0.99) * 1000,
+      bundleP50: percentile(bundleMs, 0.5) * 1000, bundleP99: percentile(bundleMs, 0.99) * 1000,
+      n: sidecarMs.length, bad,
+    };
+
+    // 2. throughput per core, alternating rounds.
+    log('throughput ...');
+    const loads = {};
+    for (const entities of LOAD_SHAPES) for (let round = 0; round < LOAD_ROUNDS; round++) {
+      for (const [path, s] of [['redis', viaRedis], ['bundle', viaBundle]]) {
+        const name = `${path} ${entities}`;
+        loads[name] ??= [];
+        const cpu0 = { sidecar: cpuMs(s.pid), redis: cpuMs(redis.pid) };
+        const t0 = performance.now();
+        let non2xx = 0;
+        const r = await autocannon({
+          url: s.url, connections: 10, duration: LOAD_SECONDS,
+          requests: [{ method: 'POST', path: '/get-online-features', headers: { 'content-type': 'application/json' }, setupRequest: (req) => ({ ...req, body: bodyN(entities) }) }],
+        });
+        non2xx += r.non2xx + r.errors;
+        const wall = (performance.now() - t0) / 1000;
+        const sidecarCores = (cpuMs(s.pid) - cpu0.sidecar) / 1000 / wall;
+        const redisCores = (cpuMs(redis.pid) - cpu0.redis) / 1000 / wall;
+        const rps = r.requests.total / wall;
+        loads[name].push({ rps, sidecarCores, redisCores, perCore: rps / (sidecarCores + redisCores), p50: r.latency.p50, p99: r.latency.p99, non2xx });
+      }
+    }
+    results.loads = loads;
+  } finally {
+    viaRedis.stop();
+    viaBundle.stop();
+  }
+} finally {
+  redis.stop();
+}
+
+// ---------------------------------------------------------------- report
+const loadAfter = loadavg();
+const num = (x, d = 0) => Number(x).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const median = (xs) => percentile(xs, 0.5);
+const pass = (ok) => (ok ? '**PASS**' : '**FAIL**');
+const lat = results.latency;
+const added = lat.sidecarP50 - lat.directP50;
+const perCore = (name) => median(results.loads[name].map((l) => l.perCore));
+const ratioOf = (entities) => perCore(`bundle ${entities}`) / perCore(`redis ${entities}`);
+const m = results.materialize;
+const md = `# Redis benchmark (issue 10)${quick ? ' (quick run)' : ''}
+
+## Machine and run
+
+- Date: ${new Date().toISOString()}
+- Command: \`node bench/redis.mjs${quick ? ' --quick' : ''}\`
+- CPU: ${cpus()[0]?.model ?? '?'}, ${cpus().length} cores (shared with other work during the run; see load)
+- Node ${process.version}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, redis-server on 127.0.0.1 (no persistence)
+- Load average (1, 5, 15 min) before: ${loadBefore.map((x) => x.toFixed(2)).join(', ')}; after: ${loadAfter.map((x) => x.toFixed(2)).join(', ')}
+
+Data: ${num(KEYS)} keys (\`user_id\` int64) x 20 features (5 each of int64, float32, float64, string), one row per key, one Parquet file.
+
+## Targets
+
+| question | measured | baseline (same run) | target | result |
+| --- | --- | --- | --- | --- |
+| cold read, 1 entity x 20 features, p50 | sidecar ${num(lat.sidecarP50)} µs | direct ioredis MGET ${num(lat.directP50)} µs | sidecar adds <= 100 µs | ${num(added)} µs ${pass(added <= 100)} |
+${LOAD_SHAPES.map((e) => `| requests/s per core, ${e} x 20, bundle + LRU vs Redis only | ${num(perCore(`bundle ${e}`))} vs ${num(perCore(`redis ${e}`))} | the Redis-only sidecar | >= 3x | ${num(ratioOf(e), 2)}x ${pass(ratioOf(e) >= 3)} |`).join('\n')}
+| materialize, keys/s of 20 features | ${num(m.writeKeysPerSecond)} keys/s (write phase) | direct ioredis pipelined SETs ${num(results.directWrites)} keys/s | >= 200,000 | ${pass(m.writeKeysPerSecond >= 200_000)} |
+
+## 1. Cold reads
+
+Sequential requests on one keep-alive connection (a minimal client: status line and Content-Length only), each for a random key of all ${num(KEYS)}: the sidecar has an empty bundle and \`--cache-max-bytes 0\`, so every request reads Redis. The baseline is the bench process's own ioredis client (its default options; the sidecar's reads do not auto-pipeline either) doing \`MGET\` of the same Redis key, without decoding. ${LATENCY_ROUNDS} interleaved rounds of ${num(LATENCY_PER_ROUND)} each.
+
+| path | p50 µs | p99 µs | requests |
+| --- | --- | --- | --- |
+| client -> sidecar -> Redis (HTTP, JSON, decode) | ${num(lat.sidecarP50)} | ${num(lat.sidecarP99)} | ${num(lat.n)} |
+| client -> Redis (MGET) | ${num(lat.directP50)} | ${num(lat.directP99)} | ${num(lat.n)} |
+| for reference: client -> sidecar, key in its bundle (HTTP and JSON, no Redis) | ${num(lat.bundleP50)} | ${num(lat.bundleP99)} | ${num(lat.n)} |
+
+Answers that were not 200 with PRESENT values, or empty MGETs: ${lat.bad}.
+
+## 2. Throughput per core
+
+autocannon, 10 connections, ${LOAD_SECONDS} s rounds, alternating; ${LOAD_SHAPES.join(' and ')} entities x 20 features, random keys of all ${num(KEYS)}. "Redis only": empty bundle, no LRU. "Bundle + LRU": the full bundle (Redis configured too, never needed). Cores = CPU seconds per wall second of the sidecar plus redis-server (the load generator runs in the bench process on the same 2 cores, so absolute requests/s are bounded by it; per core is the comparison).
+
+| path | entities | round | requests/s | sidecar cores | redis cores | requests/s per core | p50 ms | p99 ms | non-2xx |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${Object.entries(results.loads).flatMap(([name, runs]) => runs.map((l, i) => `| ${name.startsWith('redis') ? 'Redis only' : 'bundle + LRU'} | ${name.split(' ')[1]} | ${i + 1} | ${num(l.rps)} | ${num(l.sidecarCores, 2)} | ${num(l.redisCores, 2)} | ${num(l.perCore)} | ${l.p50} | ${l.p99} | ${l.non2xx} |`)).join('\n')}
+
+## 3. Materialize
+
+\`materialize()\` (as \`larder materialize\`) of all ${num(KEYS)} keys: ${num(m.seconds, 2)} s in all (${num(m.endToEnd)} keys/s end to end): DuckDB's as-of snapshot ${num(m.snapshotSeconds, 2)} s, DuckDB to columns ${num(m.convertSeconds, 2)} s, encode and write to Redis ${num(m.writeSeconds, 2)} s (**${num(m.writeKeysPerSecond)} keys/s**; every write goes through the newest-wins Lua script, 512 keys a call, 4 batches of 4,096 in flight). ${num(m.written)} keys written. The snapshot and conversion are the build's own steps (bench/results/builder.md measures them); the target is read on the write phase. Baseline: the same encoded values (one codec pass outside the timing) written with plain pipelined \`SET\`s, 4,096 per pipeline: ${num(results.directWrites)} keys/s.
+`;
+const out = join(ROOT, 'bench/results', quick ? 'redis-quick.md' : 'redis.md');
+await mkdir(join(ROOT, 'bench/results'), { recursive: true });
+await writeFile(out, md);
+log(`wrote ${out}`);
+console.log(md);

@@ -1,0 +1,186 @@
+/**
+ * Materialize: the as-of row of every key of every online view, written to
+ * Redis. The same snapshot SQL as a build (snapshot-sql.ts, generated from
+ * the value rule), the same reader into columns, and the same row encoder
+ * (RowValueCodec over encodeRows): a key's value in Redis is the row the
+ * bundle would hold. Stale rows are written too, so Redis answers
+ * OUTSIDE_MAX_AGE for them exactly as the bundle does. Writes keep the
+ * newest row (see redis/rows.ts), so materializing never hides a newer
+ * pushed row.
+ *
+ *   --since t  writes only keys whose winning row is newer than t (by event
+ *              or created time): the keys whose value can have changed
+ *              since a materialize at t.
+ */
+import { RowValueCodec } from '../src/core/bundle/row-value.js';
+import { LarderError } from '../src/core/errors.js';
+import { type RedisTarget, closeRedis, connectRedis, describeTarget, waitReady } from '../src/sidecar/redis/connection.js';
+import { ViewKeys } from '../src/sidecar/redis/keys.js';
+import { writeRows } from '../src/sidecar/redis/rows.js';
+import { type BuildProgress, onlineViews, planViews } from './build.js';
+import { loadRepo } from './config.js';
+import { duckdbMessage, openDb, queryRows } from './duckdb.js';
+import { readSnapshot } from './snapshot-reader.js';
+import { CREATED_COLUMN, EVENT_COLUMN, snapshotSql } from './snapshot-sql.js';
+
+export interface MaterializeOptions {
+  repoDir: string;
+  redis: RedisTarget;
+  /** Key namespace (keys.ts); default `larder`. */
+  namespace?: string;
+  /** Snapshot time; default now. */
+  asOf?: Date;
+  /** Only keys whose winning row is newer than this. */
+  since?: Date;
+  /** Let each written key expire after this many seconds (0: never). */
+  keyTtlSeconds?: number;
+  threads?: number;
+  /** Rows encoded and sent per batch. */
+  batchRows?: number;
+  onProgress?: (p: BuildProgress) => void;
+}
+
+export interface ViewMaterializeSummary {
+  name: string;
+  /** Keys in the snapshot (with --since: those whose winner is newer than it). */
+  keys: number;
+  /** Keys stored in Redis. */
+  written: number;
+  /** Keys Redis already held a newer row for (pushed), left as they were. */
+  kept: number;
+  ties: number;
+}
+
+export interface MaterializeResult {
+  project: string;
+  target: string;
+  namespace: string;
+  asOf: string;
+  since: string | null;
+  views: ViewMaterializeSummary[];
+  warnings: string[];
+  seconds: number;
+  timings: { snapshotSeconds: number; convertSeconds: number; writeSeconds: number };
+  /** Keys sent per second of the write phase (encode and Redis). */
+  writeKeysPerSecond: number;
+}
+
+const SNAPSHOT_TABLE = '__larder_materialize';
+const seconds = (fromMs: number) => (performance.now() - fromMs) / 1000;
+
+export async function materialize(opts: MaterializeOptions): Promise<MaterializeResult> {
+  const started = performance.now();
+  const asOf = opts.asOf ?? new Date();
+  const namespace = opts.namespace ?? 'larder';
+  const batchRows = opts.batchRows ?? 4096;
+  const ttlMs = Math.round((opts.keyTtlSeconds ?? 0) * 1000);
+  const progress = opts.onProgress ?? (() => undefined);
+  const timings = { snapshotSeconds: 0, convertSeconds: 0, writeSeconds: 0 };
+
+  progress({ phase: 'config', message: `loading feature repo ${opts.repoDir}` });
+  const loaded = await loadRepo(opts.repoDir);
+  const { repo } = loaded;
+  const target = describeTarget(opts.redis);
+  progress({ phase: 'config', message: `connecting to ${target}` });
+  const client = connectRedis(opts.redis, { commandTimeoutMs: 30_000, connectTimeoutMs: 5000, name: 'larder-materialize' });
+  const db = await openDb({ threads: opts.threads });
+  const views: ViewMaterializeSummary[] = [];
+  const warnings: string[] = [];
+  let sent = 0;
+  try {
+    try {
+      await waitReady(client, opts.redis, 5000);
+    } catch (e) {
+      throw new LarderError('LARDER_ERR_REDIS', (e as Error).message);
+    }
+    const plans = await planViews(db.conn, loaded, progress);
+    for (const view of onlineViews(repo)) {
+      const plan = plans.get(view.name)!;
+      const codec = new RowValueCodec(view.features);
+      const keys = new ViewKeys(namespace, repo.project, view.name, codec.fingerprint);
+      const summary: ViewMaterializeSummary = { name: view.name, keys: 0, written: 0, kept: 0, ties: 0 };
+
+      let t = performance.now();
+      progress({ phase: 'snapshot', view: view.name, message: `feature view "${view.name}": as-of snapshot` });
+      let rows: number;
+      const filter = opts.since ? ` WHERE ${EVENT_COLUMN} > ${opts.since.getTime()} OR ${CREATED_COLUMN} > ${opts.since.getTime()}` : '';
+      try {
+        await db.conn.run(`CREATE OR REPLACE TEMP TABLE ${SNAPSHOT_TABLE} AS ${snapshotSql(plan, { asOfMs: asOf.getTime() })}`);
+        rows = Number((await queryRows(db.conn, `SELECT count(*) AS n FROM ${SNAPSHOT_TABLE}${filter}`))[0]!.n);
+      } catch (e) {
+        throw new LarderError('LARDER_ERR_SOURCE', `${loaded.file}: feature view "${view.name}" (source "${plan.source.def.name}"): ${duckdbMessage(e)}`, { cause: e });
+      }
+      timings.snapshotSeconds += seconds(t);
+      progress({ phase: 'snapshot', view: view.name, message: `feature view "${view.name}": ${rows} keys${opts.since ? ` changed since ${opts.since.toISOString()}` : ''}` });
+
+      t = performance.now();
+      const cols = await readSnapshot(db.conn, `SELECT * FROM ${SNAPSHOT_TABLE}${filter}`, rows, {
+        what: `feature view "${view.name}"`,
+        joinKeys: plan.joinKeys,
+        features: plan.features,
+      });
+      await db.conn.run(`DROP TABLE IF EXISTS ${SNAPSHOT_TABLE}`);
+      timings.convertSeconds += seconds(t);
+      summary.keys = cols.rows;
+      summary.ties = cols.ties;
+      if (cols.ties > 0) {
+        const w = `feature view "${view.name}": for ${cols.ties} keys the latest rows had equal event and created timestamps; the row latest in source order (file name, then row) was taken`;
+        warnings.push(w);
+        progress({ phase: 'warning', view: view.name, message: w });
+      }
+
+      t = performance.now();
+      const columns = view.features.map((f) => cols.columns[f.name]!);
+      const created = plan.createdTsSql ? cols.createdTsMs : undefined;
+      // A few batches in flight: Redis stores one while the next is encoded.
+      const inFlight = new Set<Promise<void>>();
+      for (let start = 0; start < cols.rows; start += batchRows) {
+        const end = Math.min(cols.rows, start + batchRows);
+        const batchKeys = cols.keys.slice(start, end);
+        const values = new Array<Uint8Array>(end - start);
+        try {
+          codec.encode(batchKeys, cols.eventTsMs.subarray(start, end), created?.subarray(start, end), columns.map((c) => slice(c, start, end)), (i, v) => (values[i] = v));
+        } catch (e) {
+          if (e instanceof LarderError && e.code === 'LARDER_ERR_VALUE') throw new LarderError(e.code, `feature view "${view.name}", ${e.message}`, { cause: e });
+          throw e;
+        }
+        const write = writeRows(client, keys, batchKeys, values, ttlMs).then((r) => {
+          summary.written += r.written;
+          summary.kept += r.kept;
+          sent += batchKeys.length;
+          progress({ phase: 'convert', view: view.name, message: `feature view "${view.name}": wrote ${summary.written + summary.kept} of ${cols.rows} keys`, rows: summary.written + summary.kept, total: cols.rows });
+        });
+        const tracked = write.finally(() => inFlight.delete(tracked));
+        inFlight.add(tracked);
+        if (inFlight.size >= 4) await Promise.race(inFlight);
+      }
+      await Promise.all(inFlight);
+      timings.writeSeconds += seconds(t);
+      views.push(summary);
+    }
+  } catch (e) {
+    if (e instanceof LarderError) throw e;
+    throw new LarderError('LARDER_ERR_REDIS', `materialize to ${target} failed: ${(e as Error).message}`, { cause: e });
+  } finally {
+    db.close();
+    closeRedis(client);
+  }
+  return {
+    project: repo.project,
+    target,
+    namespace,
+    asOf: asOf.toISOString(),
+    since: opts.since ? opts.since.toISOString() : null,
+    views,
+    warnings,
+    seconds: seconds(started),
+    timings,
+    writeKeysPerSecond: timings.writeSeconds > 0 ? sent / timings.writeSeconds : 0,
+  };
+}
+
+/** Rows [start, end) of a column: a view for typed arrays, a copy for arrays. */
+function slice(column: ArrayLike<unknown>, start: number, end: number): ArrayLike<unknown> {
+  if (ArrayBuffer.isView(column)) return (column as unknown as Float64Array).subarray(start, end);
+  return Array.prototype.slice.call(column, start, end) as unknown[];
+}
