@@ -12,6 +12,7 @@ import type { BundleSource } from './bundle-source.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { ServingStateHolder } from './serving-state.js';
+import type { BundleGate } from './lifecycle/gate.js';
 
 export interface BundleDirSourceOptions {
   dir: string;
@@ -22,6 +23,8 @@ export interface BundleDirSourceOptions {
   metrics?: Metrics;
   /** Larger bundle files are refused before they are read (--max-bundle-bytes); default no limit. */
   maxBundleBytes?: number;
+  /** Signature checks and the version mark (lifecycle/gate.ts); without one, any valid bundle newer than the served one. */
+  gate?: BundleGate;
 }
 
 export class BundleDirSource implements BundleSource {
@@ -31,6 +34,7 @@ export class BundleDirSource implements BundleSource {
   private readonly log: Logger;
   private readonly metrics: Metrics | undefined;
   private readonly maxBundleBytes: number | undefined;
+  private readonly gate: BundleGate | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
   private running: Promise<void> | undefined;
   /** Project of the first bundle served; later bundles must be of the same project. */
@@ -47,6 +51,7 @@ export class BundleDirSource implements BundleSource {
     this.log = opts.log;
     this.metrics = opts.metrics;
     this.maxBundleBytes = opts.maxBundleBytes;
+    this.gate = opts.gate;
   }
 
   async start(): Promise<void> {
@@ -97,12 +102,21 @@ export class BundleDirSource implements BundleSource {
       if (candidate.version <= servedVersion) break;
       const signature = await fileSignature(candidate.path);
       if (signature === undefined || this.rejected.get(candidate.path) === signature) continue;
+      const refused = this.gate?.refuses(candidate.project, candidate.version);
+      if (refused !== undefined) {
+        this.reject(candidate.path, refused);
+        this.rejected.set(candidate.path, signature);
+        continue;
+      }
       const bundle = await this.open(candidate.path, candidate);
       if (!bundle) {
         this.rejected.set(candidate.path, signature);
         continue;
       }
+      // A rollback may have happened while the file was being opened.
+      if (this.gate?.refuses(candidate.project, candidate.version) !== undefined || (this.holder.current?.version ?? -Infinity) >= candidate.version) return;
       const previous = this.holder.install(bundle, candidate.path);
+      await this.gate?.accepted(bundle.manifest.project, bundle.version).catch((e: unknown) => this.log.error((e as Error).message));
       this.project = bundle.manifest.project;
       this.rejected.delete(candidate.path);
       this.metrics?.countBundleLoad('ok');
@@ -118,7 +132,7 @@ export class BundleDirSource implements BundleSource {
   private async open(path: string, named: { project: string; version: number }): Promise<Bundle | undefined> {
     let bundle: Bundle;
     try {
-      bundle = await openBundle(path, { maxBytes: this.maxBundleBytes });
+      bundle = this.gate ? await this.gate.open(path) : await openBundle(path, { maxBytes: this.maxBundleBytes });
     } catch (e) {
       const message = (e as Error).message;
       this.reject(path, message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message);
@@ -147,11 +161,15 @@ export class BundleDirSource implements BundleSource {
   }
 }
 
-/** Size and mtime of a file, or undefined when it is gone. */
+/**
+ * Size and mtime of a file and of its `.sig` (so a signature written after
+ * its bundle is looked at again), or undefined when the file is gone.
+ */
 async function fileSignature(path: string): Promise<string | undefined> {
   try {
     const s = await stat(path);
-    return `${s.size}:${s.mtimeMs}`;
+    const sig = await stat(`${path}.sig`).catch(() => undefined);
+    return `${s.size}:${s.mtimeMs}:${sig ? `${sig.size}:${sig.mtimeMs}` : '-'}`;
   } catch {
     return undefined;
   }

@@ -26,6 +26,14 @@ export interface ServeOptions {
   maxConnections: number;
   /** Largest bundle file opened, in bytes; larger files are refused before they are read. */
   maxBundleBytes: number;
+  /** Public key files trusted to sign bundles; none = unsigned bundles are served. */
+  publicKeys?: string[];
+  /** Where accepted versions are kept (the high-water mark). */
+  stateFile?: string;
+  /** Bearer token of the admin routes; none = they answer 403. */
+  adminToken?: string;
+  /** Counters per view of the hot-key sketch; 0 = off. */
+  hotKeyCapacity?: number;
 }
 
 /** One entry of the serve table. */
@@ -86,6 +94,30 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     key: 'maxBundleBytes', flag: '--max-bundle-bytes', env: 'LARDER_MAX_BUNDLE_BYTES', valueName: '<bytes>', defaultText: '1GiB',
     description: 'Largest bundle file opened. A larger file in the bundle directory is refused (and logged) before any of it is read, and the bundle being served stays; opening a bundle takes about its size in memory.',
     parse: bytes(1, 'at least 1'),
+  },
+  {
+    key: 'publicKeys', flag: '--public-key', env: 'LARDER_PUBLIC_KEY', valueName: '<files>', defaultText: undefined, whenUnset: 'unsigned bundles are served',
+    description: 'Public key files from larder keygen (*.public.jwk), comma-separated: several while keys rotate. Then only bundles signed by one of them are served, checked before they are decoded; unsigned, altered, expired or unknown-key bundles are refused and logged, and the current one keeps serving.',
+    parse: (raw) => {
+      const files = raw.split(',').map((f) => f.trim()).filter((f) => f !== '');
+      return files.length > 0 ? files : { invalid: 'must be one or more key file paths, comma-separated' };
+    },
+  },
+  {
+    key: 'stateFile', flag: '--state-file', env: 'LARDER_STATE_FILE', valueName: '<file>', defaultText: undefined,
+    whenUnset: '<bundles>/.larder-state.json with --public-key or --admin-token, else none',
+    description: 'Where the sidecar keeps the highest bundle version it accepted (and a rollback), so that after a restart it refuses older versions too.',
+    parse: nonEmpty('a file path'),
+  },
+  {
+    key: 'adminToken', flag: '--admin-token', env: 'LARDER_ADMIN_TOKEN', valueName: '<token>', defaultText: undefined, whenUnset: 'admin routes answer 403',
+    description: 'Bearer token for POST /admin/rollback (Authorization: Bearer <token>); prefer the variable, which stays out of the process list.',
+    parse: (raw) => (raw.trim().length >= 16 ? raw.trim() : { invalid: 'must be at least 16 characters' }),
+  },
+  {
+    key: 'hotKeyCapacity', flag: '--hot-key-capacity', env: 'LARDER_HOT_KEY_CAPACITY', valueName: '<n>', defaultText: '1000',
+    description: 'Counters per view of the hot-key sketch behind GET /hot-keys (0 turns counting off). Keys asked for more than 1/n of a view\'s lookups are always among them.',
+    parse: integer(0, 1_000_000, 'an integer from 0 to 1000000'),
   },
 ];
 

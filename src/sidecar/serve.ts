@@ -21,6 +21,7 @@ import { type Answer, ONLINE_ROUTE, type RouteDeps, errorAnswer, handleOnline } 
 import { type BodyReader, collectIncoming, incomingHeader } from './request-body.js';
 import { CONNECTION_ROUTE, type ConnectionGuard, HTTP_TIMEOUTS, answerEarly, guardConnections } from './connections.js';
 import { ServingStateHolder } from './serving-state.js';
+import { type Lifecycle, createLifecycle } from './lifecycle/wire.js';
 
 export interface Sidecar {
   readonly host: string;
@@ -31,6 +32,8 @@ export interface Sidecar {
   readonly holder: ServingStateHolder;
   readonly metrics: Metrics;
   readonly source: BundleDirSource;
+  /** Signature and version checks, hot-key counts (lifecycle/). */
+  readonly lifecycle: Lifecycle;
   /** Client connections open now, refused ones included. */
   readonly openConnections: number;
   /**
@@ -66,7 +69,8 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
       tierLog.warn(`tier ${tier.name}`, `tier ${tier.name}: ${error instanceof Error ? error.message : String(error)}; its keys were answered as misses`);
     },
   });
-  const source = new BundleDirSource({ dir: options.bundles, pollMs: options.pollMs, holder, log, metrics, maxBundleBytes: options.maxBundleBytes });
+  const lifecycle = await createLifecycle(options, { holder, log, metrics, now });
+  const source = new BundleDirSource({ dir: options.bundles, pollMs: options.pollMs, holder, log, metrics, maxBundleBytes: options.maxBundleBytes, gate: lifecycle.gate });
   await source.start();
 
   const deps: RouteDeps = {
@@ -76,8 +80,9 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
     limits: { maxBodyBytes: options.maxBodyBytes, maxEntities: options.maxEntities },
     metrics,
     log,
+    hotKeys: lifecycle.hotKeys,
   };
-  const { server, guard, endKeepAlive } = createHttpServer(deps, options.maxConnections);
+  const { server, guard, endKeepAlive } = createHttpServer(deps, options.maxConnections, lifecycle.mount);
   try {
     await listen(server, options.port, options.host);
   } catch (e) {
@@ -96,6 +101,7 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
     holder,
     metrics,
     source,
+    lifecycle,
     get openConnections() {
       return guard.open;
     },
@@ -152,8 +158,8 @@ export function closeOnSignals(sidecar: Sidecar, graceMs: number, log: Logger): 
  * adapter's per-request cost. `endKeepAlive` makes every later response
  * close its connection (shutdown).
  */
-function createHttpServer(deps: RouteDeps, maxConnections: number): { server: Server; guard: ConnectionGuard; endKeepAlive(): void } {
-  const honoListener = getRequestListener(createApp(deps).fetch);
+function createHttpServer(deps: RouteDeps, maxConnections: number, mount?: Lifecycle['mount']): { server: Server; guard: ConnectionGuard; endKeepAlive(): void } {
+  const honoListener = getRequestListener(createApp(deps, mount).fetch);
   const bodies = new BufferPool();
   let keepAlive = true;
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {

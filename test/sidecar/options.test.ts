@@ -24,13 +24,13 @@ describe('parseServeArgs', () => {
   it('defaults', () => {
     expect(parse(['--bundles', 'b'])).toEqual({
       bundles: 'b', host: '127.0.0.1', port: 6566, cacheMaxBytes: 64 * 1024 * 1024, maxBodyBytes: 1024 * 1024,
-      maxEntities: 10_000, pollMs: 2000, shutdownGraceMs: 10_000, serveStale: false, maxConnections: 1024, maxBundleBytes: 1024 ** 3,
+      maxEntities: 10_000, pollMs: 2000, shutdownGraceMs: 10_000, serveStale: false, maxConnections: 1024, maxBundleBytes: 1024 ** 3, hotKeyCapacity: 1000,
     });
   });
 
   it('environment variables fill what flags leave out; flags win', () => {
     const env = { LARDER_BUNDLES: '/env', LARDER_PORT: '7000', LARDER_HOST: '0.0.0.0', LARDER_CACHE_MAX_BYTES: '1MiB', LARDER_MAX_BODY_BYTES: '2048', LARDER_MAX_ENTITIES: '50', LARDER_POLL_MS: '100', LARDER_SHUTDOWN_GRACE_MS: '0', LARDER_SERVE_STALE: 'true', LARDER_MAX_CONNECTIONS: '8' };
-    expect(parse([], env)).toEqual({ bundles: '/env', host: '0.0.0.0', port: 7000, cacheMaxBytes: 1024 * 1024, maxBodyBytes: 2048, maxEntities: 50, pollMs: 100, shutdownGraceMs: 0, serveStale: true, maxConnections: 8, maxBundleBytes: 1024 ** 3 });
+    expect(parse([], env)).toEqual({ bundles: '/env', host: '0.0.0.0', port: 7000, cacheMaxBytes: 1024 * 1024, maxBodyBytes: 2048, maxEntities: 50, pollMs: 100, shutdownGraceMs: 0, serveStale: true, maxConnections: 8, maxBundleBytes: 1024 ** 3, hotKeyCapacity: 1000 });
     expect(parse(['--port', '7001', '--bundles=/flag', '--max-entities', '3'], env)).toMatchObject({ bundles: '/flag', port: 7001, maxEntities: 3, host: '0.0.0.0' });
   });
 
