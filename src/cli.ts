@@ -17,9 +17,9 @@ const COMMANDS: Record<string, Command> = {
   build: { summary: 'build a bundle from a feature repo', load: () => import('../bundle-builder/commands/build.js') },
   catalog: { summary: 'list feature views and features of a repo', load: () => import('../bundle-builder/commands/catalog.js') },
   serve: { summary: 'serve bundles over Feast-compatible HTTP (the sidecar)', load: () => import('./sidecar/command.js') },
+  demo: { summary: 'write a demo repo, build it and serve it (no Redis needed)', load: () => import('./cli/demo.js') },
   keygen: { summary: 'write an Ed25519 key pair for signing bundles', load: () => import('../bundle-builder/commands/keygen.js') },
   rollback: { summary: "roll a running sidecar back to an earlier bundle version (its admin route)", load: () => import('./sidecar/lifecycle/rollback-command.js') },
-  demo: { summary: 'write a demo repo, build it and serve it (no Redis needed)', load: () => import('./cli/demo.js') },
 };
 
 function usage(): string {

@@ -53,9 +53,9 @@ export const BUILD_OPTIONS: readonly OptionSpec<BuildArgs>[] = [
     parse: parseAsOf,
   },
   {
-    key: 'hotKeysFile', flag: '--hot-keys', env: 'LARDER_HOT_KEYS', valueName: '<file>', defaultText: undefined, whenUnset: 'all keys',
-    description: 'Keys the bundle holds: one key per line, or "key,count" lines; a header line naming the join key columns (e.g. "city,driver_id,count") is needed for composite keys. Views whose join keys differ from the file\'s keep all keys.',
-    parse: nonEmpty('a file path'),
+    key: 'hotKeysFile', flag: '--hot-keys', env: 'LARDER_HOT_KEYS', valueName: '<file|url>', defaultText: undefined, whenUnset: 'all keys',
+    description: 'Keys the bundle holds: one key per line, or "key,count" lines; a header line naming the join key columns (e.g. "city,driver_id,count") is needed for composite keys. Views whose join keys differ from the file\'s keep all keys. An http(s) URL is fetched: a sidecar\'s GET /hot-keys?view=<view>&format=csv answers the keys its traffic reads most.',
+    parse: nonEmpty('a file path or an http(s) URL'),
   },
   {
     key: 'hotLimit', flag: '--hot-limit', env: 'LARDER_HOT_LIMIT', valueName: '<n>', defaultText: undefined, whenUnset: 'all',
