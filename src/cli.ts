@@ -20,6 +20,7 @@ const COMMANDS: Record<string, Command> = {
   demo: { summary: 'write a demo repo, build it and serve it (no Redis needed)', load: () => import('./cli/demo.js') },
   keygen: { summary: 'write an Ed25519 key pair for signing bundles', load: () => import('../bundle-builder/commands/keygen.js') },
   rollback: { summary: "roll a running sidecar back to an earlier bundle version (its admin route)", load: () => import('./sidecar/lifecycle/rollback-command.js') },
+  origin: { summary: 'serve a bundle folder to sidecars and devices (ETag, 304)', load: () => import('./origin/command.js') },
 };
 
 function usage(): string {

@@ -34,6 +34,8 @@ export interface ServeOptions {
   adminToken?: string;
   /** Counters per view of the hot-key sketch; 0 = off. */
   hotKeyCapacity?: number;
+  /** An origin (larder origin) to follow into --bundles. */
+  bundleUrl?: string;
 }
 
 /** One entry of the serve table. */
@@ -118,6 +120,11 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     key: 'hotKeyCapacity', flag: '--hot-key-capacity', env: 'LARDER_HOT_KEY_CAPACITY', valueName: '<n>', defaultText: '1000',
     description: 'Counters per view of the hot-key sketch behind GET /hot-keys (0 turns counting off). Keys asked for more than 1/n of a view\'s lookups are always among them.',
     parse: integer(0, 1_000_000, 'an integer from 0 to 1000000'),
+  },
+  {
+    key: 'bundleUrl', flag: '--bundle-url', env: 'LARDER_BUNDLE_URL', valueName: '<url>', defaultText: undefined, whenUnset: 'only --bundles is read',
+    description: 'Base URL of a larder origin to follow: polled every --poll-ms (jittered) with If-None-Match; a newer bundle is downloaded into --bundles (size-limited by --max-bundle-bytes, hash-checked, fsynced, renamed) and swapped in like any file there. Without network the last good bundle there serves.',
+    parse: (raw) => (/^https?:\/\/\S+$/i.test(raw.trim()) ? raw.trim() : { invalid: 'must be an http:// or https:// URL' }),
   },
 ];
 

@@ -72,6 +72,7 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
   const lifecycle = await createLifecycle(options, { holder, log, metrics, now });
   const source = new BundleDirSource({ dir: options.bundles, pollMs: options.pollMs, holder, log, metrics, maxBundleBytes: options.maxBundleBytes, gate: lifecycle.gate });
   await source.start();
+  await lifecycle.startSync(() => source.check());
 
   const deps: RouteDeps = {
     state: holder,
@@ -87,6 +88,7 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
     await listen(server, options.port, options.host);
   } catch (e) {
     source.stop();
+    lifecycle.stop();
     throw e;
   }
   const address = server.address();
@@ -107,6 +109,7 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
     },
     close(graceMs: number): Promise<number> {
       source.stop();
+      lifecycle.stop();
       // A request still arriving on an open keep-alive connection is
       // answered, and its connection closes after the response.
       endKeepAlive();
