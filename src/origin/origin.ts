@@ -20,6 +20,7 @@ import { type Server, createServer } from 'node:http';
 import { Readable } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
+import { cors } from 'hono/cors';
 import { listBundles, readManifestFile } from '../bundle-file.js';
 import { LarderError } from '../core/errors.js';
 import { signaturePathFor } from '../core/sign/signature.js';
@@ -57,6 +58,8 @@ const matches = (ifNoneMatch: string | undefined, etag: string) => ifNoneMatch !
 
 export function createOriginApp(dir: string): Hono {
   const app = new Hono();
+  // Devices in browsers fetch from pages of other origins: let them, and let them read the ETag.
+  app.use('*', cors({ origin: '*', allowMethods: ['GET'], allowHeaders: ['If-None-Match'], exposeHeaders: ['ETag', 'Content-Length', 'x-larder-bundle-version'] }));
   const hashes = new FileHashes();
   const fail = (e: LarderError) => new Response(errorBody(e), { status: e.httpStatus, headers: { 'content-type': 'application/json' } });
 
