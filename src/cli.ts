@@ -21,6 +21,7 @@ const COMMANDS: Record<string, Command> = {
   keygen: { summary: 'write an Ed25519 key pair for signing bundles', load: () => import('../bundle-builder/commands/keygen.js') },
   rollback: { summary: "roll a running sidecar back to an earlier bundle version (its admin route)", load: () => import('./sidecar/lifecycle/rollback-command.js') },
   origin: { summary: 'serve a bundle folder to sidecars and devices (ETag, 304)', load: () => import('./origin/command.js') },
+  diff: { summary: 'write a delta between two bundle files', load: () => import('./origin/diff-command.js') },
 };
 
 function usage(): string {

@@ -7,12 +7,14 @@
  * - Start: the stored bundle (a storage adapter), else the bootstrap bundle
  *   given, so a device starts offline; each is verified as a download is.
  * - sync(): GET <origin>/bundles/latest with If-None-Match; on a newer
- *   version, its signature and bytes; verified (with publicKeys: signature,
+ *   version, its signature and a delta from the bundle held (else the
+ *   whole file); verified (with publicKeys: signature,
  *   expiry, key id, file hash, before decoding), held to the high-water
  *   mark, decoded, then swapped in and stored. A bad one is refused
  *   (`lastError`, and sync() rejects) and the current bundle keeps answering.
  */
 import type { BundleManifest } from '../core/bundle/format.js';
+import { applyDelta } from '../core/bundle/delta.js';
 import { LarderError } from '../core/errors.js';
 import type { OnlineFeaturesRequest, OnlineFeaturesResponse } from '../core/feast/request.js';
 import { Bundle, type EntityKeyInput, type LocalReadOptions } from '../core/local-store.js';
@@ -41,6 +43,8 @@ export interface DeviceStore {
   readonly manifest: BundleManifest | undefined;
   /** The last refusal or sync failure, for display; cleared by a good sync. */
   readonly lastError: Error | undefined;
+  /** How the last update arrived: a delta from the bundle held, or the whole file, and its bytes. */
+  readonly lastTransfer: { via: 'delta' | 'full'; bytes: number } | undefined;
   sync(): Promise<SyncResult>;
   get(view: string, key: EntityKeyInput): Record<string, unknown> | undefined;
   getOnlineFeatures(request: OnlineFeaturesRequest, opts?: LocalReadOptions): OnlineFeaturesResponse;
@@ -50,6 +54,7 @@ class Store implements DeviceStore {
   private bundle: Bundle | undefined;
   private state: StoredState = {};
   lastError: Error | undefined;
+  lastTransfer: { via: 'delta' | 'full'; bytes: number } | undefined;
   private syncing: Promise<SyncResult> | undefined;
 
   constructor(
@@ -124,10 +129,7 @@ class Store implements DeviceStore {
       }
       this.checkVersion(latest.version);
       const signature = latest.signatureUrl ? await (await get(new URL(latest.signatureUrl, base))).text() : undefined;
-      const download = await get(new URL(latest.url, base));
-      if (!download.ok) throw new LarderError('LARDER_ERR_BUNDLE_NOT_FOUND', `the origin answered ${download.status} to GET ${latest.url}`);
-      // A fresh buffer is 8-aligned, as the decoder's typed-array views need.
-      const bytes = new Uint8Array(await download.arrayBuffer());
+      const bytes = (await this.viaDelta(latest.version)) ?? (await this.full(latest.url));
       const bundle = await this.open(bytes, signature);
       this.checkVersion(bundle.version);
       this.bundle = bundle;
@@ -138,6 +140,35 @@ class Store implements DeviceStore {
       this.lastError = e as Error;
       throw e;
     }
+  }
+
+  /**
+   * The new bundle rebuilt from a delta against the one held, or undefined
+   * (no bundle held, no delta offered, or one that does not apply: then the
+   * whole file is fetched). The result is verified like a download.
+   */
+  private async viaDelta(version: number): Promise<Uint8Array | undefined> {
+    const held = this.state.bundle;
+    if (!held || !this.bundle) return undefined;
+    try {
+      const res = await (this.opts.fetch ?? fetch)(new URL(`/bundles/${version}/delta?from=${this.bundle.version}`, this.opts.origin));
+      if (!res.ok) return undefined;
+      const delta = new Uint8Array(await res.arrayBuffer());
+      const bytes = await applyDelta(held, delta);
+      this.lastTransfer = { via: 'delta', bytes: delta.length };
+      return bytes;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async full(url: string): Promise<Uint8Array> {
+    const download = await (this.opts.fetch ?? fetch)(new URL(url, this.opts.origin));
+    if (!download.ok) throw new LarderError('LARDER_ERR_BUNDLE_NOT_FOUND', `the origin answered ${download.status} to GET ${url}`);
+    // A fresh buffer is 8-aligned, as the decoder's typed-array views need.
+    const bytes = new Uint8Array(await download.arrayBuffer());
+    this.lastTransfer = { via: 'full', bytes: bytes.length };
+    return bytes;
   }
 
   private ok(result: SyncResult): SyncResult {

@@ -5,6 +5,9 @@
  *                                with an ETag; 304 to a matching If-None-Match
  *   GET /bundles/<version>       the bundle file (ETag, Content-Length)
  *   GET /bundles/<version>.sig   its detached signature, 404 when unsigned
+ *   GET /bundles/<version>/delta?from=<older>
+ *                                a delta from <older> to <version> (core/bundle/delta.ts);
+ *                                applied, it is exactly the bundle, which its .sig verifies
  *   GET /health
  *
  * The ETag of a version is its file's SHA-256, so an unchanged latest
@@ -24,6 +27,7 @@ import { cors } from 'hono/cors';
 import { listBundles, readManifestFile } from '../bundle-file.js';
 import { LarderError } from '../core/errors.js';
 import { signaturePathFor } from '../core/sign/signature.js';
+import { diffBundles } from '../core/bundle/delta.js';
 
 export interface OriginOptions {
   bundles: string;
@@ -91,6 +95,30 @@ export function createOriginApp(dir: string): Hono {
       signatureUrl: signed ? `/bundles/${latest.version}.sig` : null,
       manifest: manifest ?? null,
     });
+  });
+
+  /** Deltas made lately, by "from->to" and the files' hashes: a fleet asks for the same ones. */
+  const deltas = new Map<string, Uint8Array>();
+  app.get('/bundles/:version/delta', async (c) => {
+    const to = Number(/^\d{1,15}$/.test(c.req.param('version')) ? c.req.param('version') : NaN);
+    const fromText = c.req.query('from') ?? '';
+    const from = Number(/^\d{1,15}$/.test(fromText) ? fromText : NaN);
+    if (!Number.isSafeInteger(to) || !Number.isSafeInteger(from) || from >= to) {
+      return fail(new LarderError('LARDER_ERR_BAD_REQUEST', 'a delta is GET /bundles/<version>/delta?from=<an older version>'));
+    }
+    const all = await bundles();
+    const [older, newer] = [all.find((b) => b.version === from), all.find((b) => b.version === to)];
+    if (!older || !newer) return fail(new LarderError('LARDER_ERR_UNKNOWN_VERSION', `no bundle of version ${!older ? from : to} in ${dir}`));
+    const [a, b] = [await hashes.of(older.path), await hashes.of(newer.path)];
+    const key = `${a.sha256}->${b.sha256}`;
+    let delta = deltas.get(key);
+    if (!delta) {
+      delta = await diffBundles(new Uint8Array(await readFile(older.path)), new Uint8Array(await readFile(newer.path)), { sha256: async (bytes) => createHash('sha256').update(bytes).digest('hex') });
+      deltas.set(key, delta);
+      // A few recent pairs: deltas are small, but not kept forever.
+      if (deltas.size > 16) deltas.delete(deltas.keys().next().value!);
+    }
+    return new Response(delta as Uint8Array<ArrayBuffer>, { status: 200, headers: { 'content-type': 'application/octet-stream', 'content-length': String(delta.length), 'x-larder-bundle-version': String(to) } });
   });
 
   app.get('/bundles/:file', async (c) => {

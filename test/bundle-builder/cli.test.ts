@@ -241,7 +241,7 @@ describe('larder', () => {
   it('an unknown command exits 2 with LARDER_ERR_USAGE naming the commands', async () => {
     const r = await larder(['frobnicate']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^larder: LARDER_ERR_USAGE: unknown command "frobnicate" \(commands: build, catalog, serve, demo, keygen, rollback, origin\)/);
+    expect(r.stderr).toMatch(/^larder: LARDER_ERR_USAGE: unknown command "frobnicate" \(commands: build, catalog, serve, demo, keygen, rollback, origin, diff\)/);
     expect((await larder(['constructor'])).code).toBe(2);
   });
 });

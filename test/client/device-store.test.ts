@@ -63,6 +63,7 @@ describe('the device client (Node)', () => {
     expect(() => store.get('user_stats', 1)).toThrow(/no bundle yet/);
     expect(await store.sync()).toBe('updated');
     expect(store.version).toBe(1);
+    expect(store.lastTransfer?.via).toBe('full');
     expect(await store.sync()).toBe('unchanged');
 
     const served = await (await sidecar.post(request)).json();
@@ -77,6 +78,9 @@ describe('the device client (Node)', () => {
     await publish(dir, 3);
     expect(await store.sync()).toBe('updated');
     expect(store.version).toBe(3);
+    // v3 came as a delta from the v1 the device held, rebuilt exactly (its signature verified).
+    expect(store.lastTransfer?.via).toBe('delta');
+    expect(store.lastTransfer!.bytes).toBeLessThan((await readFile(join(dir, 'shop-v3.larder'))).length);
     await eventually(() => sidecar.sidecar.holder.current?.version === 3, 5000, 'the sidecar on v3 too');
     expect(store.getOnlineFeatures(request, { now: new Date(sidecar.clock.nowMs) })).toEqual(await (await sidecar.post(request)).json());
 

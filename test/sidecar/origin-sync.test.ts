@@ -15,6 +15,10 @@ import { writeKeyPair } from '../../bundle-builder/commands/keygen.js';
 import { decodeManifest } from '../../src/core/bundle/decode.js';
 import { bundleFileName } from '../../src/core/bundle/format.js';
 import { signBundle } from '../../src/core/sign/signature.js';
+import { applyDelta } from '../../src/core/bundle/delta.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { resolve } from 'node:path';
 import { type Origin, startOrigin } from '../../src/origin/origin.js';
 import { type TestSidecar, eventually, removeDir, shopBundle, startTestSidecar, tempDir, writeBundleFile } from './helpers.js';
 
@@ -87,6 +91,22 @@ describe('larder origin', () => {
     const changed = await fetch(`${o.url}/bundles/latest`, { headers: { 'if-none-match': etag } });
     expect(changed.status).toBe(200);
     expect(changed.headers.get('etag')).not.toBe(etag);
+
+    // A delta from v1 to v2: applied to v1 it is exactly v2.
+    const v1 = new Uint8Array(await readFile(join(dir, 'shop-v1.larder')));
+    const v2 = new Uint8Array(await readFile(join(dir, 'shop-v2.larder')));
+    const delta = await fetch(`${o.url}/bundles/2/delta?from=1`);
+    expect(delta.status).toBe(200);
+    expect(await applyDelta(v1, new Uint8Array(await delta.arrayBuffer()))).toEqual(v2);
+    expect((await fetch(`${o.url}/bundles/2/delta?from=2`)).status).toBe(400);
+    expect((await fetch(`${o.url}/bundles/2/delta?from=x`)).status).toBe(400);
+    expect((await fetch(`${o.url}/bundles/3/delta?from=1`)).status).toBe(404);
+
+    // larder diff writes the same kind of file.
+    const out = join(dir, 'v1-v2.delta');
+    const { stdout } = await promisify(execFile)(process.execPath, [resolve(import.meta.dirname, '../../dist/src/cli.js'), 'diff', join(dir, 'shop-v1.larder'), join(dir, 'shop-v2.larder'), '--out', out]);
+    expect(stdout).toMatch(/^delta shop v1 -> v2: \d+ bytes/);
+    expect(await applyDelta(v1, new Uint8Array(await readFile(out)))).toEqual(v2);
   });
 });
 
