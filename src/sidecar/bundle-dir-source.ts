@@ -5,6 +5,7 @@
  * log line each and the next newest is tried; an unchanged bad file is not
  * re-read on every poll, but a rewritten one (new size or mtime) is.
  */
+import { type FSWatcher, watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Bundle } from '../core/local-store.js';
 import { listBundles, openBundle } from '../bundle-file.js';
@@ -36,6 +37,7 @@ export class BundleDirSource implements BundleSource {
   private readonly maxBundleBytes: number | undefined;
   private readonly gate: BundleGate | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
+  private watcher: FSWatcher | undefined;
   private running: Promise<void> | undefined;
   /** Project of the first bundle served; later bundles must be of the same project. */
   private project: string | undefined;
@@ -59,11 +61,23 @@ export class BundleDirSource implements BundleSource {
     this.timer = setInterval(() => void this.check(), this.pollMs);
     // Polling alone must not keep the process alive once the server closes.
     this.timer.unref();
+    // File events bring a new bundle in at once; the poll stays as the
+    // fallback where events are missed or unsupported (network file systems).
+    try {
+      this.watcher = watch(this.dir, { persistent: false }, (_event, name) => {
+        if (typeof name === 'string' && name.endsWith('.larder')) void this.check();
+      });
+      this.watcher.on('error', () => this.watcher?.close());
+    } catch {
+      this.watcher = undefined; // no folder yet, or no file events here: polling only
+    }
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.watcher?.close();
+    this.watcher = undefined;
   }
 
   /** One pass over the directory; concurrent calls share the pass in progress. Never throws. */

@@ -264,3 +264,14 @@ describe('rollback on purpose', () => {
     expect((wrong as { stderr: string }).stderr).toContain('LARDER_ERR_UNAUTHORIZED');
   });
 });
+
+describe('following the folder', () => {
+  it('swaps a new bundle in on its file event, long before the next poll', async () => {
+    const dir = await folder();
+    await put(dir, 1, await signedShop(1));
+    const s = await sidecarOn(dir, { pollMs: 600_000 });
+    await expectServing(s, 1);
+    await put(dir, 2, await signedShop(2));
+    await eventually(() => s.sidecar.holder.current?.version === 2, 3000, 'v2 by file event');
+  });
+});
