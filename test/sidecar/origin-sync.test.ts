@@ -121,6 +121,8 @@ describe('a sidecar following an origin (--bundle-url)', () => {
 
     await publish(originDir, 2);
     await eventually(async () => (await servedVersion(s)) === '2', 5000, 'v2 from the origin');
+    // v1 was served: v2 came as a delta from it, rebuilt to the announced SHA-256.
+    await eventually(() => /downloaded shop-v2\.larder \(\d+ bytes\) from .* as a delta of \d+ bytes from v1/.test(s.log.text()), 5000, 'v2 logged as a delta from v1');
 
     await publish(originDir, 3, true);
     await eventually(() => s.log.text().includes('skipping bundle'), 5000, 'the tampered v3 refused');

@@ -14,8 +14,9 @@
  * SHA-256 (a cut or garbled transfer never gets a bundle's name).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { applyDelta } from '../../core/bundle/delta.js';
 import { bundleFileName } from '../../core/bundle/format.js';
 import { signaturePathFor } from '../../core/sign/signature.js';
 import type { Logger } from '../log.js';
@@ -28,6 +29,8 @@ export interface OriginSyncOptions {
   maxBytes: number;
   gate: BundleGate;
   log: Logger;
+  /** The bundle served now and its file, for deltas; none = whole files only. */
+  current?: () => { version: number; path: string } | undefined;
   /** Called after a bundle landed in the folder (the folder source's check). */
   landed: () => Promise<void>;
   /** How long one request may take, ms. */
@@ -44,6 +47,7 @@ interface Latest {
 }
 
 const TEMP_MARK = '.tmp-sync-';
+const nodeSha256 = async (bytes: Uint8Array): Promise<string> => createHash('sha256').update(bytes).digest('hex');
 
 export class OriginSync {
   private etag: string | undefined;
@@ -122,10 +126,53 @@ export class OriginSync {
     }
     // The signature first, as the builder writes them: a reader never sees the bundle without it.
     if (latest.signatureUrl) await this.download(latest.signatureUrl, signaturePathFor(path), 64 * 1024);
-    await this.download(latest.url, path, this.opts.maxBytes, latest.sha256);
-    this.opts.log.info(`downloaded ${name} (${latest.bytes} bytes) from ${this.opts.url}`);
+    const viaDelta = await this.fromDelta(latest, path);
+    if (viaDelta === undefined) await this.download(latest.url, path, this.opts.maxBytes, latest.sha256);
+    this.opts.log.info(`downloaded ${name} (${latest.bytes} bytes) from ${this.opts.url}${viaDelta === undefined ? '' : ` as a delta of ${viaDelta.bytes} bytes from v${viaDelta.from}`}`);
     this.etag = etag;
     await this.opts.landed();
+  }
+
+  /**
+   * Rebuilds the announced bundle from a delta against the bundle served
+   * now, and writes it to `to` as a download is written. Returns the
+   * delta's size and base version, or undefined (nothing served, no delta, or one that does
+   * not rebuild the announced SHA-256: then the whole file is fetched).
+   */
+  private async fromDelta(latest: Latest, to: string): Promise<{ bytes: number; from: number } | undefined> {
+    const current = this.opts.current?.();
+    if (!current || current.version >= latest.version) return undefined;
+    try {
+      const res = await this.fetch(`/bundles/${latest.version}/delta?from=${current.version}`);
+      if (!res.ok) return undefined;
+      const delta = new Uint8Array(await res.arrayBuffer());
+      if (delta.length > this.opts.maxBytes) return undefined;
+      const bytes = await applyDelta(new Uint8Array(await readFile(current.path)), delta, { sha256: nodeSha256 });
+      if (bytes.length > this.opts.maxBytes || (await nodeSha256(bytes)) !== latest.sha256) return undefined;
+      await this.writeVia(to, async (file) => void (await file.write(bytes)));
+      return { bytes: delta.length, from: current.version };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Writes `to` through a temp file in the folder: filled by `fill`, fsynced, renamed; removed on failure. */
+  private async writeVia(to: string, fill: (file: FileHandle) => Promise<void>): Promise<void> {
+    const temp = join(this.opts.dir, `.${to.split('/').pop()}${TEMP_MARK}${process.pid}-${randomBytes(4).toString('hex')}`);
+    try {
+      const file = await open(temp, 'wx', 0o644);
+      try {
+        await fill(file);
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      await rename(temp, to);
+    } catch (e) {
+      await unlink(temp).catch(() => undefined);
+      throw e;
+    }
+    await syncDir(this.opts.dir);
   }
 
   /** GET `from` into `to` through a temp file: size-limited, hash-checked, fsynced, renamed. */
@@ -134,29 +181,18 @@ export class OriginSync {
     if (!res.ok || !res.body) throw new Error(`GET ${from} answered ${res.status}`);
     const declared = Number(res.headers.get('content-length') ?? NaN);
     if (declared > maxBytes) throw new Error(`GET ${from}: ${declared} bytes, more than the ${maxBytes} allowed`);
-    const temp = join(this.opts.dir, `.${to.split('/').pop()}${TEMP_MARK}${process.pid}-${randomBytes(4).toString('hex')}`);
-    const file = await open(temp, 'wx', 0o644);
     const hash = createHash('sha256');
     let received = 0;
-    try {
-      try {
-        for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-          received += chunk.length;
-          if (received > maxBytes) throw new Error(`GET ${from}: more than the ${maxBytes} bytes allowed`);
-          hash.update(chunk);
-          await file.write(chunk);
-        }
-        await file.sync();
-      } finally {
-        await file.close();
+    await this.writeVia(to, async (file) => {
+      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        received += chunk.length;
+        if (received > maxBytes) throw new Error(`GET ${from}: more than the ${maxBytes} bytes allowed`);
+        hash.update(chunk);
+        await file.write(chunk);
       }
+      // Checked before the rename: a cut or garbled transfer never gets the bundle's name.
       if (sha256 !== undefined && hash.digest('hex') !== sha256) throw new Error(`GET ${from}: the ${received} bytes received do not hash to the announced SHA-256 (cut or garbled transfer)`);
-      await rename(temp, to);
-    } catch (e) {
-      await unlink(temp).catch(() => undefined);
-      throw e;
-    }
-    await syncDir(this.opts.dir);
+    });
   }
 }
 

@@ -41,7 +41,11 @@ export async function createLifecycle(options: ServeOptions, deps: { holder: Ser
     },
     async startSync(landed) {
       if (options.bundleUrl === undefined) return;
-      sync = new OriginSync({ url: options.bundleUrl, dir: options.bundles, pollMs: options.pollMs, maxBytes: options.maxBundleBytes, gate, log: deps.log, landed });
+      const current = () => {
+        const state = deps.holder.current;
+        return state ? { version: state.version, path: state.origin } : undefined;
+      };
+      sync = new OriginSync({ url: options.bundleUrl, dir: options.bundles, pollMs: options.pollMs, maxBytes: options.maxBundleBytes, gate, log: deps.log, landed, current });
       await sync.start();
     },
     stop() {
