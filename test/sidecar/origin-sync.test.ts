@@ -20,6 +20,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { resolve } from 'node:path';
 import { type Origin, startOrigin } from '../../src/origin/origin.js';
+import { startServe } from './cli-process.js';
 import { type TestSidecar, eventually, removeDir, shopBundle, startTestSidecar, tempDir, writeBundleFile } from './helpers.js';
 
 let privateText = '';
@@ -178,5 +179,39 @@ describe('a sidecar following an origin (--bundle-url)', () => {
     expect(await servedVersion(s)).toBe('1');
     expect(s.log.text()).not.toContain('downloaded shop-v2');
     expect((await readdir(cache)).sort()).toEqual(['.larder-state.json', 'shop-v1.larder', 'shop-v1.larder.manifest.json', 'shop-v1.larder.sig']);
+  });
+
+  it('a sidecar process killed mid-download (SIGKILL): the restart removes its temp file and serves the last good bundle', async () => {
+    const cache = await folder();
+    await publish(cache, 1);
+    const v2 = await shopBundle(2);
+    const sha256 = createHash('sha256').update(v2).digest('hex');
+    let downloading = false;
+    const server = createServer((req, res) => {
+      if (req.url === '/bundles/latest') {
+        res.setHeader('etag', `"${sha256}"`);
+        res.end(JSON.stringify({ project: 'shop', version: 2, sha256, bytes: v2.length, url: '/bundles/2', signatureUrl: null }));
+        return;
+      }
+      if (req.url !== '/bundles/2') return void res.writeHead(404).end();
+      // Half the file, then nothing: the download stays open until the process dies.
+      downloading = true;
+      res.writeHead(200, { 'content-length': String(v2.length) });
+      res.write(v2.subarray(0, v2.length >> 1));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise((r) => { server.close(r); server.closeAllConnections(); }));
+    const originUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const child = await startServe(['--bundles', cache, '--bundle-url', originUrl, '--public-key', publicKeyFile, '--poll-ms', '100']);
+    const temps = async () => (await readdir(cache)).filter((n) => n.includes('.tmp-sync-'));
+    await eventually(async () => downloading && (await temps()).length === 1, 10_000, 'a download under way');
+    child.child.kill('SIGKILL');
+    await child.exited;
+    expect(await temps()).toHaveLength(1); // what the killed process left
+
+    const s = await sidecar(cache, 'http://127.0.0.1:9'); // the origin is unreachable now
+    expect(await servedVersion(s)).toBe('1');
+    expect(await temps()).toEqual([]);
+    expect((await readdir(cache)).filter((n) => n.endsWith('.larder'))).toEqual(['shop-v1.larder']);
   });
 });
