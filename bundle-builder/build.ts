@@ -51,6 +51,12 @@ export interface BuildOptions {
    */
   hotLimit?: number;
   onProgress?: (p: BuildProgress) => void;
+  /**
+   * Signs the encoded bundle: returns the text of its detached `.sig` file
+   * (src/core/sign/signature.ts), written before the bundle so that a
+   * reader never sees a signed bundle without its signature.
+   */
+  sign?: (bytes: Uint8Array, manifest: BundleManifest) => Promise<string>;
   /** DuckDB threads; default all cores. */
   threads?: number;
   /**
@@ -360,6 +366,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
   try {
     // The manifest first: whoever sees the bundle can already read its manifest.
     await writeFileAtomic(manifestPath, new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
+    if (opts.sign) await writeFileAtomic(`${path}.sig`, new TextEncoder().encode(await opts.sign(bytes, manifest)));
     await writeFileAtomic(path, bytes);
   } catch (e) {
     throw new LarderError('LARDER_ERR_BUNDLE_DIR', `cannot write the bundle into ${opts.outDir}: ${(e as Error).message}`, { cause: e });

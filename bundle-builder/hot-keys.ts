@@ -128,8 +128,27 @@ export function parseHotKeys(text: string, file: string, joinKeyColumns: Readonl
   return { file, columns, counted: countAt >= 0, distinct: entries.length, keys: kept.map((e) => e.parts) };
 }
 
+/** How long fetching a sidecar's hot keys may take. */
+const HOT_KEYS_FETCH_MS = 30_000;
+
+/**
+ * Reads hot keys from a file, or from an http(s) URL: a sidecar's
+ * `GET /hot-keys?view=<view>&format=csv` answers this same format, with a
+ * header naming the view's join keys (src/sidecar/lifecycle/hot-keys.ts).
+ */
 export async function readHotKeys(file: string, joinKeyColumns: ReadonlySet<string>, limit: number): Promise<HotKeys> {
   let text: string;
+  if (/^https?:\/\//i.test(file)) {
+    let res: Response;
+    try {
+      res = await fetch(file, { signal: AbortSignal.timeout(HOT_KEYS_FETCH_MS) });
+      text = await res.text();
+    } catch (e) {
+      throw fail(file, null, `cannot fetch: ${(e as Error).message}`);
+    }
+    if (!res.ok) throw fail(file, null, `answered ${res.status}: ${text.slice(0, 300)}`);
+    return parseHotKeys(text, file, joinKeyColumns, limit);
+  }
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {

@@ -20,6 +20,10 @@ const COMMANDS: Record<string, Command> = {
   push: { summary: "push rows from a file online (Redis) and/or offline, as Feast's /push", load: () => import('../bundle-builder/commands/push.js') },
   serve: { summary: 'serve bundles over Feast-compatible HTTP (the sidecar)', load: () => import('./sidecar/command.js') },
   demo: { summary: 'write a demo repo, build it and serve it (no Redis needed)', load: () => import('./cli/demo.js') },
+  keygen: { summary: 'write an Ed25519 key pair for signing bundles', load: () => import('../bundle-builder/commands/keygen.js') },
+  rollback: { summary: "roll a running sidecar back to an earlier bundle version (its admin route)", load: () => import('./sidecar/lifecycle/rollback-command.js') },
+  origin: { summary: 'serve a bundle folder to sidecars and devices (ETag, 304)', load: () => import('./origin/command.js') },
+  diff: { summary: 'write a delta between two bundle files', load: () => import('./origin/diff-command.js') },
 };
 
 function usage(): string {

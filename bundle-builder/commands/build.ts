@@ -7,6 +7,9 @@
 import { type CommandSpec, type Invalid, type OptionSpec, type ParsedCommand, helpText, integer, nonEmpty, parseCommand, switchValue } from '../../src/option-table.js';
 import { type BuildResult, buildBundle } from '../build.js';
 import { progressPrinter } from '../progress.js';
+import { readFile } from 'node:fs/promises';
+import { LarderError } from '../../src/core/errors.js';
+import { importPrivateKey, parseDuration, signBundle } from '../../src/core/sign/signature.js';
 
 export interface BuildArgs {
   repoDir: string;
@@ -18,6 +21,10 @@ export interface BuildArgs {
   /** What a source row holding a time larder cannot store does: fail the build, or skip the row with a warning. */
   onBadRow: 'fail' | 'skip';
   json: boolean;
+  /** Private key file (larder keygen) to sign the bundle with. */
+  signKey?: string;
+  /** How long the signature stays valid, ms; undefined = no expiry. */
+  expiresInMs?: number;
 }
 
 /** ISO 8601 date or date-time; a date-time without a zone is UTC. */
@@ -46,9 +53,9 @@ export const BUILD_OPTIONS: readonly OptionSpec<BuildArgs>[] = [
     parse: parseAsOf,
   },
   {
-    key: 'hotKeysFile', flag: '--hot-keys', env: 'LARDER_HOT_KEYS', valueName: '<file>', defaultText: undefined, whenUnset: 'all keys',
-    description: 'Keys the bundle holds: one key per line, or "key,count" lines; a header line naming the join key columns (e.g. "city,driver_id,count") is needed for composite keys. Views whose join keys differ from the file\'s keep all keys.',
-    parse: nonEmpty('a file path'),
+    key: 'hotKeysFile', flag: '--hot-keys', env: 'LARDER_HOT_KEYS', valueName: '<file|url>', defaultText: undefined, whenUnset: 'all keys',
+    description: 'Keys the bundle holds: one key per line, or "key,count" lines; a header line naming the join key columns (e.g. "city,driver_id,count") is needed for composite keys. Views whose join keys differ from the file\'s keep all keys. An http(s) URL is fetched: a sidecar\'s GET /hot-keys?view=<view>&format=csv answers the keys its traffic reads most.',
+    parse: nonEmpty('a file path or an http(s) URL'),
   },
   {
     key: 'hotLimit', flag: '--hot-limit', env: 'LARDER_HOT_LIMIT', valueName: '<n>', defaultText: undefined, whenUnset: 'all',
@@ -64,6 +71,16 @@ export const BUILD_OPTIONS: readonly OptionSpec<BuildArgs>[] = [
     key: 'onBadRow', flag: '--on-bad-row', env: 'LARDER_ON_BAD_ROW', valueName: '<fail|skip>', defaultText: 'fail',
     description: 'A source row holding a time larder cannot store (infinite, or outside the years 0001-9999) fails the build (fail), or is left out with a counted warning naming the source, column, row and value (skip).',
     parse: (raw) => (raw === 'fail' || raw === 'skip' ? raw : { invalid: 'must be fail or skip' }),
+  },
+  {
+    key: 'signKey', flag: '--sign-key', env: 'LARDER_SIGN_KEY', valueName: '<file>', defaultText: undefined, whenUnset: 'unsigned',
+    description: 'Private key file from larder keygen (*.private.jwk). The bundle is signed: <bundle>.sig beside it holds the signed project, version, created time, expiry, key id and hashes.',
+    parse: nonEmpty('a file path'),
+  },
+  {
+    key: 'expiresInMs', flag: '--expires-in', env: 'LARDER_EXPIRES_IN', valueName: '<duration>', defaultText: undefined, whenUnset: 'never expires',
+    description: 'With --sign-key: how long the signature is valid, as a number and s, m, h or d (e.g. 7d). Readers refuse the bundle after that.',
+    parse: (raw) => parseDuration(raw) ?? { invalid: 'must be a duration: a whole number then s, m, h or d (e.g. 36h, 7d)' },
   },
   {
     key: 'json', flag: '--json', env: 'LARDER_JSON', defaultText: 'false',
@@ -126,6 +143,10 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const args = parsed.options;
+  if (args.expiresInMs !== undefined && args.signKey === undefined) {
+    throw new LarderError('LARDER_ERR_OPTION', '--expires-in (LARDER_EXPIRES_IN) needs --sign-key (LARDER_SIGN_KEY): only a signature carries an expiry');
+  }
+  const sign = args.signKey === undefined ? undefined : await signerFor(args.signKey, args.expiresInMs);
   const printer = progressPrinter();
   try {
     const result = await buildBundle({
@@ -137,6 +158,7 @@ export async function run(argv: string[]): Promise<number> {
       threads: args.threads,
       onBadRow: args.onBadRow,
       onProgress: printer.onProgress,
+      sign,
     });
     printer.done();
     if (args.json) {
@@ -147,4 +169,17 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     printer.done();
   }
+}
+
+/** Reads the private key before the build starts, so a bad key costs no build. */
+async function signerFor(keyFile: string, expiresInMs: number | undefined): Promise<(bytes: Uint8Array, manifest: Parameters<typeof signBundle>[1]) => Promise<string>> {
+  let text: string;
+  try {
+    text = await readFile(keyFile, 'utf8');
+  } catch (e) {
+    throw new LarderError('LARDER_ERR_KEY', `--sign-key (LARDER_SIGN_KEY): cannot read ${keyFile}: ${(e as Error).message}`, { cause: e });
+  }
+  await importPrivateKey(text, keyFile); // fails now on a public key or a file that is no key
+  return (bytes, manifest) =>
+    signBundle(bytes, manifest, text, { keyFile, expiresAtMs: expiresInMs === undefined ? undefined : Date.now() + expiresInMs });
 }

@@ -66,6 +66,16 @@ export const ERROR_CATALOG = {
   LARDER_ERR_EXPECTATION_FAILED: { httpStatus: 417, exitCode: 1, meaning: 'The request carries an Expect header other than 100-continue.' },
   LARDER_ERR_HEADERS_TOO_LARGE: { httpStatus: 431, exitCode: 1, meaning: 'The request headers are larger than the server accepts.' },
   LARDER_ERR_TOO_MANY_CONNECTIONS: { httpStatus: 503, exitCode: 1, meaning: 'The sidecar already holds --max-connections client connections.' },
+  // Signed bundles and their versions (--public-key, the high-water mark).
+  LARDER_ERR_KEY: { httpStatus: 500, exitCode: 1, meaning: 'A key file cannot be read or is not a larder Ed25519 key of the right kind (private to sign, public to verify).' },
+  LARDER_ERR_BUNDLE_UNSIGNED: { httpStatus: 500, exitCode: 1, meaning: 'The bundle has no .sig file, and the reader requires signed bundles (--public-key).' },
+  LARDER_ERR_BUNDLE_SIGNATURE: { httpStatus: 500, exitCode: 1, meaning: "The bundle's signature file is malformed, or its signature does not verify: it was altered." },
+  LARDER_ERR_BUNDLE_KEY_UNKNOWN: { httpStatus: 500, exitCode: 1, meaning: 'The bundle is signed by a key that is not among the trusted public keys (--public-key).' },
+  LARDER_ERR_BUNDLE_EXPIRED: { httpStatus: 500, exitCode: 1, meaning: "The bundle's signature has expired (larder build --expires-in)." },
+  LARDER_ERR_BUNDLE_ROLLBACK: { httpStatus: 500, exitCode: 1, meaning: 'The bundle is older than the highest version this reader has accepted (kept on disk); only an operator rollback goes back.' },
+  // The admin routes (--admin-token).
+  LARDER_ERR_UNKNOWN_VERSION: { httpStatus: 404, exitCode: 1, meaning: 'No bundle file of the asked version is in the bundle folder.' },
+  LARDER_ERR_ROLLBACK_REJECTED: { httpStatus: 409, exitCode: 1, meaning: 'The bundle asked for by a rollback failed its checks (signature, expiry, checksums); the current one keeps serving.' },
   // A bug, never a user's fault: the sidecar logs the stack and answers this.
   LARDER_ERR_INTERNAL: { httpStatus: 500, exitCode: 1, meaning: "A bug in larder (the details are logged): please report it." },
 } as const satisfies Record<string, ErrorSpec>;

@@ -27,12 +27,18 @@ const ROUTES: ReadonlyMap<string, string> = new Map([
   ['/bundle', 'GET'],
   ['/metrics', 'GET'],
   [PUSH_ROUTE, 'POST'],
+  ['/hot-keys', 'GET'],
+  ['/admin/rollback', 'POST'],
 ]);
 const UNMATCHED_ROUTE = 'unmatched';
 
 const toResponse = (a: Answer): Response => new Response(a.body, { status: a.status, headers: a.headers });
 
-export function createApp(deps: AppDeps): Hono {
+/**
+ * `mount` adds the lifecycle routes (lifecycle/admin.ts, lifecycle/hot-keys.ts)
+ * with the same metrics and error handling as the routes here.
+ */
+export function createApp(deps: AppDeps, mount?: (app: Hono, measured: (route: string, handler: (c: Context) => Response | Promise<Response>) => (c: Context) => Promise<Response>) => void): Hono {
   const { state: holder, now, limits, metrics } = deps;
   const app = new Hono();
 
@@ -92,6 +98,8 @@ export function createApp(deps: AppDeps): Hono {
     c.header('content-type', 'text/plain; version=0.0.4; charset=utf-8');
     return c.body(metrics.render(holder, now()));
   }));
+
+  mount?.(app, measured);
 
   // Unknown paths, and known paths with the wrong method, under one metrics label.
   app.notFound(measured(UNMATCHED_ROUTE, (c) => {

@@ -5,6 +5,7 @@
  * log line each and the next newest is tried; an unchanged bad file is not
  * re-read on every poll, but a rewritten one (new size or mtime) is.
  */
+import { type FSWatcher, watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Bundle } from '../core/local-store.js';
 import { listBundles, openBundle } from '../bundle-file.js';
@@ -12,6 +13,7 @@ import type { BundleSource } from './bundle-source.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { ServingStateHolder } from './serving-state.js';
+import type { BundleGate } from './lifecycle/gate.js';
 
 export interface BundleDirSourceOptions {
   dir: string;
@@ -22,6 +24,8 @@ export interface BundleDirSourceOptions {
   metrics?: Metrics;
   /** Larger bundle files are refused before they are read (--max-bundle-bytes); default no limit. */
   maxBundleBytes?: number;
+  /** Signature checks and the version mark (lifecycle/gate.ts); without one, any valid bundle newer than the served one. */
+  gate?: BundleGate;
 }
 
 export class BundleDirSource implements BundleSource {
@@ -31,7 +35,9 @@ export class BundleDirSource implements BundleSource {
   private readonly log: Logger;
   private readonly metrics: Metrics | undefined;
   private readonly maxBundleBytes: number | undefined;
+  private readonly gate: BundleGate | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
+  private watcher: FSWatcher | undefined;
   private running: Promise<void> | undefined;
   /** Project of the first bundle served; later bundles must be of the same project. */
   private project: string | undefined;
@@ -47,6 +53,7 @@ export class BundleDirSource implements BundleSource {
     this.log = opts.log;
     this.metrics = opts.metrics;
     this.maxBundleBytes = opts.maxBundleBytes;
+    this.gate = opts.gate;
   }
 
   async start(): Promise<void> {
@@ -54,11 +61,23 @@ export class BundleDirSource implements BundleSource {
     this.timer = setInterval(() => void this.check(), this.pollMs);
     // Polling alone must not keep the process alive once the server closes.
     this.timer.unref();
+    // File events bring a new bundle in at once; the poll stays as the
+    // fallback where events are missed or unsupported (network file systems).
+    try {
+      this.watcher = watch(this.dir, { persistent: false }, (_event, name) => {
+        if (typeof name === 'string' && name.endsWith('.larder')) void this.check();
+      });
+      this.watcher.on('error', () => this.watcher?.close());
+    } catch {
+      this.watcher = undefined; // no folder yet, or no file events here: polling only
+    }
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.watcher?.close();
+    this.watcher = undefined;
   }
 
   /** One pass over the directory; concurrent calls share the pass in progress. Never throws. */
@@ -97,12 +116,21 @@ export class BundleDirSource implements BundleSource {
       if (candidate.version <= servedVersion) break;
       const signature = await fileSignature(candidate.path);
       if (signature === undefined || this.rejected.get(candidate.path) === signature) continue;
+      const refused = this.gate?.refuses(candidate.project, candidate.version);
+      if (refused !== undefined) {
+        this.reject(candidate.path, refused);
+        this.rejected.set(candidate.path, signature);
+        continue;
+      }
       const bundle = await this.open(candidate.path, candidate);
       if (!bundle) {
         this.rejected.set(candidate.path, signature);
         continue;
       }
+      // A rollback may have happened while the file was being opened.
+      if (this.gate?.refuses(candidate.project, candidate.version) !== undefined || (this.holder.current?.version ?? -Infinity) >= candidate.version) return;
       const previous = this.holder.install(bundle, candidate.path);
+      await this.gate?.accepted(bundle.manifest.project, bundle.version).catch((e: unknown) => this.log.error((e as Error).message));
       this.project = bundle.manifest.project;
       this.rejected.delete(candidate.path);
       this.metrics?.countBundleLoad('ok');
@@ -118,7 +146,7 @@ export class BundleDirSource implements BundleSource {
   private async open(path: string, named: { project: string; version: number }): Promise<Bundle | undefined> {
     let bundle: Bundle;
     try {
-      bundle = await openBundle(path, { maxBytes: this.maxBundleBytes });
+      bundle = this.gate ? await this.gate.open(path) : await openBundle(path, { maxBytes: this.maxBundleBytes });
     } catch (e) {
       const message = (e as Error).message;
       this.reject(path, message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message);
@@ -147,11 +175,15 @@ export class BundleDirSource implements BundleSource {
   }
 }
 
-/** Size and mtime of a file, or undefined when it is gone. */
+/**
+ * Size and mtime of a file and of its `.sig` (so a signature written after
+ * its bundle is looked at again), or undefined when the file is gone.
+ */
 async function fileSignature(path: string): Promise<string | undefined> {
   try {
     const s = await stat(path);
-    return `${s.size}:${s.mtimeMs}`;
+    const sig = await stat(`${path}.sig`).catch(() => undefined);
+    return `${s.size}:${s.mtimeMs}:${sig ? `${sig.size}:${sig.mtimeMs}` : '-'}`;
   } catch {
     return undefined;
   }

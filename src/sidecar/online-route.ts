@@ -37,6 +37,8 @@ export interface RouteDeps {
   limits: AppLimits;
   metrics: Metrics;
   log: Logger;
+  /** Told the keys of every answered request (the hot-key sketch, lifecycle/hot-keys.ts). */
+  hotKeys?: { observe(views: ResolvedRequest['plan']['views']): void };
 }
 
 export interface Answer {
@@ -132,6 +134,7 @@ export function answerBody(deps: RouteDeps, bytes: Uint8Array, t0: number, alloc
 
 function answerResolved(deps: RouteDeps, state: ServingState, resolved: ResolvedRequest, t0: number, t1: number, alloc?: (size: number) => Buffer<ArrayBuffer>): Answer {
   const answer = new AnswerColumns(resolved.plan, resolved.results, deps.now(), deps.rule);
+  deps.hotKeys?.observe(resolved.plan.views);
   const bytes = feastResponseJson(answer, alloc);
   const t2 = performance.now();
   deps.metrics.countServed(resolved.tierNames, resolved.servedBy, answer.counts);

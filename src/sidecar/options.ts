@@ -40,10 +40,18 @@ export interface ServeOptions {
   redisCacheTtlMs: number;
   /** Length bound of the change stream of pushed rows (entries). */
   redisStreamMaxLen: number;
-  /** Bearer token that /push and other writes require; undefined: writes are off. */
+  /** Bearer token that /push, /admin/rollback and other writes require; undefined: writes are off. */
   adminToken: string | undefined;
   /** The feature repo folder, where pushes to offline write their Parquet files; undefined: offline pushes are off. */
   repo: string | undefined;
+  /** Public key files trusted to sign bundles; none = unsigned bundles are served. */
+  publicKeys?: string[];
+  /** Where accepted versions are kept (the high-water mark). */
+  stateFile?: string;
+  /** Counters per view of the hot-key sketch; 0 = off. */
+  hotKeyCapacity?: number;
+  /** An origin (larder origin) to follow into --bundles. */
+  bundleUrl?: string;
 }
 
 /** One entry of the serve table. */
@@ -148,13 +156,37 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   },
   {
     key: 'adminToken', flag: '--admin-token', env: 'LARDER_ADMIN_TOKEN', valueName: '<token>', defaultText: undefined, whenUnset: 'writes off',
-    description: 'Bearer token that POST /push requires (Authorization: Bearer <token>; 401 without it). Unset: writes are off (403).',
+    description: 'Bearer token that POST /push and POST /admin/rollback require (Authorization: Bearer <token>; 401 without it). Unset: writes are off (403). Prefer the variable, which stays out of the process list.',
     parse: checked((raw) => (raw.length < 16 ? 'must be at least 16 characters' : undefined)),
   },
   {
     key: 'repo', flag: '--repo', env: 'LARDER_REPO', valueName: '<dir>', defaultText: undefined, whenUnset: 'offline pushes off',
     description: 'The feature repo folder: pushes to "offline" write Parquet files beside its sources there. Unset: offline pushes are refused (403).',
     parse: checked((raw) => (raw === '' ? 'must be a folder path' : undefined)),
+  },
+  {
+    key: 'publicKeys', flag: '--public-key', env: 'LARDER_PUBLIC_KEY', valueName: '<files>', defaultText: undefined, whenUnset: 'unsigned bundles are served',
+    description: 'Public key files from larder keygen (*.public.jwk), comma-separated: several while keys rotate. Then only bundles signed by one of them are served, checked before they are decoded; unsigned, altered, expired or unknown-key bundles are refused and logged, and the current one keeps serving.',
+    parse: (raw) => {
+      const files = raw.split(',').map((f) => f.trim()).filter((f) => f !== '');
+      return files.length > 0 ? files : { invalid: 'must be one or more key file paths, comma-separated' };
+    },
+  },
+  {
+    key: 'stateFile', flag: '--state-file', env: 'LARDER_STATE_FILE', valueName: '<file>', defaultText: undefined,
+    whenUnset: '<bundles>/.larder-state.json with --public-key or --admin-token, else none',
+    description: 'Where the sidecar keeps the highest bundle version it accepted (and a rollback), so that after a restart it refuses older versions too.',
+    parse: nonEmpty('a file path'),
+  },
+  {
+    key: 'hotKeyCapacity', flag: '--hot-key-capacity', env: 'LARDER_HOT_KEY_CAPACITY', valueName: '<n>', defaultText: '1000',
+    description: 'Counters per view of the hot-key sketch behind GET /hot-keys (0 turns counting off). Keys asked for more than 1/n of a view\'s lookups are always among them.',
+    parse: integer(0, 1_000_000, 'an integer from 0 to 1000000'),
+  },
+  {
+    key: 'bundleUrl', flag: '--bundle-url', env: 'LARDER_BUNDLE_URL', valueName: '<url>', defaultText: undefined, whenUnset: 'only --bundles is read',
+    description: 'Base URL of a larder origin to follow: polled every --poll-ms (jittered) with If-None-Match; a newer bundle is downloaded into --bundles (size-limited by --max-bundle-bytes, hash-checked, fsynced, renamed) and swapped in like any file there. Without network the last good bundle there serves.',
+    parse: (raw) => (/^https?:\/\/\S+$/i.test(raw.trim()) ? raw.trim() : { invalid: 'must be an http:// or https:// URL' }),
   },
 ];
 

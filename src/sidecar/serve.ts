@@ -22,6 +22,7 @@ import { type BodyReader, collectIncoming, incomingHeader } from './request-body
 import { CONNECTION_ROUTE, type ConnectionGuard, HTTP_TIMEOUTS, answerEarly, guardConnections } from './connections.js';
 import { ServingStateHolder } from './serving-state.js';
 import { pushDeps, redisServing } from './redis-serving.js';
+import { type Lifecycle, createLifecycle } from './lifecycle/wire.js';
 
 export interface Sidecar {
   readonly host: string;
@@ -32,6 +33,8 @@ export interface Sidecar {
   readonly holder: ServingStateHolder;
   readonly metrics: Metrics;
   readonly source: BundleDirSource;
+  /** Signature and version checks, hot-key counts (lifecycle/). */
+  readonly lifecycle: Lifecycle;
   /** Client connections open now, refused ones included. */
   readonly openConnections: number;
   /**
@@ -69,9 +72,11 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
       tierLog.warn(`tier ${tier.name}`, `tier ${tier.name}: ${error instanceof Error ? error.message : String(error)}; its keys were answered as misses`);
     },
   });
-  const source = new BundleDirSource({ dir: options.bundles, pollMs: options.pollMs, holder, log, metrics, maxBundleBytes: options.maxBundleBytes });
+  const lifecycle = await createLifecycle(options, { holder, log, metrics, now });
+  const source = new BundleDirSource({ dir: options.bundles, pollMs: options.pollMs, holder, log, metrics, maxBundleBytes: options.maxBundleBytes, gate: lifecycle.gate });
   await source.start();
   redis?.start(holder);
+  await lifecycle.startSync(() => source.check());
 
   const deps: AppDeps = {
     state: holder,
@@ -81,13 +86,15 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
     metrics,
     log,
     push: pushDeps(options, redis),
+    hotKeys: lifecycle.hotKeys,
   };
-  const { server, guard, endKeepAlive } = createHttpServer(deps, options.maxConnections);
+  const { server, guard, endKeepAlive } = createHttpServer(deps, options.maxConnections, lifecycle.mount);
   try {
     await listen(server, options.port, options.host);
   } catch (e) {
     source.stop();
     await redis?.close();
+    lifecycle.stop();
     throw e;
   }
   const address = server.address();
@@ -102,11 +109,13 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
     holder,
     metrics,
     source,
+    lifecycle,
     get openConnections() {
       return guard.open;
     },
     close(graceMs: number): Promise<number> {
       source.stop();
+      lifecycle.stop();
       // A request still arriving on an open keep-alive connection is
       // answered, and its connection closes after the response.
       endKeepAlive();
@@ -158,8 +167,8 @@ export function closeOnSignals(sidecar: Sidecar, graceMs: number, log: Logger): 
  * adapter's per-request cost. `endKeepAlive` makes every later response
  * close its connection (shutdown).
  */
-function createHttpServer(deps: RouteDeps, maxConnections: number): { server: Server; guard: ConnectionGuard; endKeepAlive(): void } {
-  const honoListener = getRequestListener(createApp(deps).fetch);
+function createHttpServer(deps: RouteDeps, maxConnections: number, mount?: Lifecycle['mount']): { server: Server; guard: ConnectionGuard; endKeepAlive(): void } {
+  const honoListener = getRequestListener(createApp(deps, mount).fetch);
   const bodies = new BufferPool();
   let keepAlive = true;
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {

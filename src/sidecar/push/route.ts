@@ -6,8 +6,8 @@
  * rows go offline (a new Parquet file, offline.ts) and online (Redis and
  * the change stream, online.ts). Answers 200 with an empty body, as Feast.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { LarderError } from '../../core/errors.js';
+import { checkAdminToken } from '../admin-token.js';
 import { type Answer, type RouteDeps, errorAnswer } from '../online-route.js';
 import { type HeaderReader, checkBodyHeaders, parseJson } from '../request-body.js';
 import { pushDirectory, pushOffline } from './offline.js';
@@ -28,24 +28,9 @@ export interface PushDeps {
   counts: { online: number; offline: number };
 }
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
-
-/** Throws 403 when writes are off, 401 unless the request carries the token. */
-export function checkAdmin(token: string | undefined, header: HeaderReader): void {
-  if (token === undefined) {
-    throw new LarderError('LARDER_ERR_WRITES_OFF', 'writes are off: start the sidecar with --admin-token (or LARDER_ADMIN_TOKEN) to accept them');
-  }
-  const auth = header('authorization') ?? '';
-  const m = /^Bearer\s+(.+)$/i.exec(auth.trim());
-  // Compared as digests, in constant time: the token's length leaks nothing either.
-  if (!m || !timingSafeEqual(digest(m[1]!), digest(token))) {
-    throw new LarderError('LARDER_ERR_UNAUTHORIZED', 'this write needs the admin token: send "Authorization: Bearer <token>"');
-  }
-}
-
 export async function answerPush(deps: RouteDeps, push: PushDeps | undefined, header: HeaderReader, readBody: () => Promise<Uint8Array>): Promise<Answer> {
   try {
-    checkAdmin(push?.adminToken, header);
+    checkAdminToken(push?.adminToken, header('authorization'));
     const p = push!;
     checkBodyHeaders(header, deps.limits.maxBodyBytes);
     const body = parseJson(await readBody());
