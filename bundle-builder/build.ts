@@ -108,7 +108,7 @@ function checkOptions(opts: BuildOptions): { asOf: Date; hotLimit: number } {
 const onlineViews = (repo: RepoDef) => repo.featureViews.filter((v) => v.online !== false);
 
 /** Opens every source used by a view and checks every view against its data; all problems in one error. */
-async function planViews(conn: DuckDBConnection, loaded: LoadedRepo, progress: (p: BuildProgress) => void): Promise<Map<string, ViewReadPlan>> {
+export async function planViews(conn: DuckDBConnection, loaded: LoadedRepo, progress: (p: BuildProgress) => void): Promise<Map<string, ViewReadPlan>> {
   const { repo, file, dir } = loaded;
   const used = new Set(repo.featureViews.map((v) => v.source));
   const sources = new Map<string, OpenSource>();
