@@ -22,6 +22,7 @@ const ROUTES: ReadonlyMap<string, string> = new Map([
   ['/ready', 'GET'],
   ['/bundle', 'GET'],
   ['/metrics', 'GET'],
+  ['/drift', 'GET'],
 ]);
 const UNMATCHED_ROUTE = 'unmatched';
 
@@ -75,6 +76,15 @@ export function createApp(deps: AppDeps): Hono {
   app.get('/metrics', measured('/metrics', (c) => {
     c.header('content-type', 'text/plain; version=0.0.4; charset=utf-8');
     return c.body(metrics.render(holder, now()));
+  }));
+
+  app.get('/drift', measured('/drift', (c) => {
+    const state = holder.current;
+    if (!state) throw new LarderError('LARDER_ERR_NOT_READY', `no bundle loaded: ${holder.notReadyReason}`);
+    const report = deps.tap?.driftReport(state, now());
+    if (!report) throw new LarderError('LARDER_ERR_NOT_FOUND', 'drift is off: start the sidecar with --drift-sample above 0');
+    c.header('x-larder-bundle-version', state.versionHeader);
+    return c.json(report);
   }));
 
   // Unknown paths, and known paths with the wrong method, under one metrics label.

@@ -23,6 +23,25 @@ export interface ServeOptions {
   shutdownGraceMs: number;
   /** Answer a stale row's own value instead of the feature's default (Feast's behaviour). */
   serveStale: boolean;
+  // The served-value log and drift (src/sidecar/served-log/). Optional so
+  // that code building options by hand may leave them out: a missing one
+  // takes its default from SERVE_OPTIONS.
+  /** Directory of the served-value log; null: no log. */
+  logServed?: string | null;
+  /** Fraction of entities (or requests) logged, 0..1. */
+  logSample?: number;
+  /** Sample whole entities by a hash of their key (all requests of a sampled entity), or requests at random. */
+  logSampleBy?: 'key' | 'request';
+  /** Most entity rows waiting to be logged; beyond it rows are dropped and counted. */
+  logBufferRows?: number;
+  /** Log files are closed at this size, bytes. */
+  logRotateBytes?: number;
+  /** Log files are closed at this age, seconds. */
+  logRotateSeconds?: number;
+  /** Fraction of requests whose values feed the drift window (all logged ones do too). */
+  driftSample?: number;
+  /** Length of the drift window, seconds. */
+  driftWindowSeconds?: number;
 }
 
 /** A bad option value or flag; the command exits 2 with this message. */
@@ -77,6 +96,11 @@ function bytes(min: number, what: string) {
   };
 }
 
+function fraction(raw: string): number | { invalid: string } {
+  const n = /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(raw) ? Number(raw) : NaN;
+  return n >= 0 && n <= 1 ? n : { invalid: 'must be a fraction from 0 to 1 (e.g. 0.1)' };
+}
+
 function nonEmpty(what: string) {
   return (raw: string): string | { invalid: string } => (raw.trim() === '' ? { invalid: `must be ${what}` } : raw);
 }
@@ -126,6 +150,46 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     key: 'serveStale', flag: '--serve-stale', env: 'LARDER_SERVE_STALE', valueName: '<true|false>', defaultText: 'false',
     description: "Answer a row older than its view's TTL with its own value, as Feast's servers do, instead of the feature's default as training sets read it. Its status is OUTSIDE_MAX_AGE either way.",
     parse: (raw) => (/^(true|1|yes)$/i.test(raw.trim()) ? true : /^(false|0|no)$/i.test(raw.trim()) ? false : { invalid: 'must be true or false' }),
+  },
+  {
+    key: 'logServed', flag: '--log-served', env: 'LARDER_LOG_SERVED', valueName: '<dir>', defaultText: 'none',
+    description: 'Directory for the served-value log: one NDJSON line per entity answered (request time, join keys, and per feature the value, status, tier, bundle version and the row\'s event and created time), in files rotated by size and age, for larder shadow. none: no log.',
+    parse: (raw) => (raw.trim() === '' || raw.trim() === 'none' ? null : raw),
+  },
+  {
+    key: 'logSample', flag: '--log-sample', env: 'LARDER_LOG_SAMPLE', valueName: '<fraction>', defaultText: '1',
+    description: 'Fraction of entities (or requests, see --log-sample-by) written to the served-value log.',
+    parse: fraction,
+  },
+  {
+    key: 'logSampleBy', flag: '--log-sample-by', env: 'LARDER_LOG_SAMPLE_BY', valueName: '<key|request>', defaultText: 'key',
+    description: 'key: an entity is logged when the hash of its join key values falls in the sample, so every request for a sampled entity is kept; request: each request is logged or not at random.',
+    parse: (raw) => (raw.trim() === 'key' || raw.trim() === 'request' ? (raw.trim() as 'key' | 'request') : { invalid: 'must be key or request' }),
+  },
+  {
+    key: 'logBufferRows', flag: '--log-buffer-rows', env: 'LARDER_LOG_BUFFER_ROWS', valueName: '<n>', defaultText: '100000',
+    description: 'Most entity rows held waiting to be logged. Logging never holds up a request: past this bound rows are dropped and counted in /metrics (larder_served_log_rows_total{result="dropped"}).',
+    parse: integer(1, 100_000_000, 'an integer from 1 to 100000000'),
+  },
+  {
+    key: 'logRotateBytes', flag: '--log-rotate-bytes', env: 'LARDER_LOG_ROTATE_BYTES', valueName: '<bytes>', defaultText: '64MiB',
+    description: 'A served-log file is closed (renamed from .ndjson.part to .ndjson) once it holds this many bytes.',
+    parse: bytes(1, 'at least 1'),
+  },
+  {
+    key: 'logRotateSeconds', flag: '--log-rotate-seconds', env: 'LARDER_LOG_ROTATE_SECONDS', valueName: '<s>', defaultText: '3600',
+    description: 'A served-log file is closed once it has been open this long.',
+    parse: integer(1, 31_536_000, 'an integer from 1 to 31536000'),
+  },
+  {
+    key: 'driftSample', flag: '--drift-sample', env: 'LARDER_DRIFT_SAMPLE', valueName: '<fraction>', defaultText: '0.01',
+    description: 'Fraction of requests whose served values are compared with the training distribution in the bundle manifest (every logged request counts too); GET /drift and /metrics show the PSI per feature. 0 turns drift off.',
+    parse: fraction,
+  },
+  {
+    key: 'driftWindowSeconds', flag: '--drift-window-seconds', env: 'LARDER_DRIFT_WINDOW_SECONDS', valueName: '<s>', defaultText: '600',
+    description: 'The drift window: PSI is computed over the values served in the last this many seconds.',
+    parse: integer(1, 31_536_000, 'an integer from 1 to 31536000'),
   },
 ];
 

@@ -18,6 +18,7 @@ import { OptionError, type ServeOptions } from './options.js';
 import { type Answer, ONLINE_ROUTE, type RouteDeps, answerBody, errorAnswer } from './online-route.js';
 import { checkBodyHeaders, collectIncoming, incomingHeader } from './request-body.js';
 import { ServingStateHolder } from './serving-state.js';
+import { startServedTap } from './served-log/start.js';
 
 /** The sidecar could not bind its address (taken, not permitted, unknown host). */
 export class ListenError extends Error {
@@ -69,13 +70,19 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
   const source = new BundleDirSource({ dir: options.bundles, pollMs: options.pollMs, holder, log, metrics });
   await source.start();
 
+  const rule = { serveStale: options.serveStale };
+  const tap = await startServedTap(options, { rule, metrics, log }).catch((e: unknown) => {
+    source.stop();
+    throw e;
+  });
   const deps: RouteDeps = {
     state: holder,
     now,
-    rule: { serveStale: options.serveStale },
+    rule,
     limits: { maxBodyBytes: options.maxBodyBytes, maxEntities: options.maxEntities },
     metrics,
     log,
+    tap,
   };
   // Hono answers every route; the one hot route is also wired straight to
   // node:http, to the same answerBody, skipping the adapter's per-request
@@ -90,6 +97,7 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
     await listen(server, options.port, options.host);
   } catch (e) {
     source.stop();
+    await tap?.close();
     throw e;
   }
   const address = server.address();
@@ -106,8 +114,11 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
     source,
     close(graceMs: number): Promise<number> {
       source.stop();
-      if (!closing) closing = closeGracefully(server, graceMs);
-      else if (graceMs === 0) closing.cutNow();
+      if (!closing) {
+        const c = closeGracefully(server, graceMs);
+        // Every answer sent is in the tap by now: write them all before resolving.
+        closing = { cutNow: c.cutNow, done: c.done.then(async (cut) => (await tap?.close(), cut)) };
+      } else if (graceMs === 0) closing.cutNow();
       return closing.done;
     },
   };
