@@ -14,6 +14,7 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   build: { summary: 'build a bundle from a feature repo', load: () => import('../bundle-builder/commands/build.js') },
   catalog: { summary: 'list feature views and features of a repo', load: () => import('../bundle-builder/commands/catalog.js') },
+  shadow: { summary: 'compare served values (larder serve --log-served) with training values; name every difference', load: () => import('../bundle-builder/commands/shadow.js') },
   training: { summary: 'build a point-in-time correct training set for an entities file', load: () => import('../bundle-builder/commands/training.js') },
   serve: { summary: 'serve bundles over Feast-compatible HTTP (the sidecar)', load: () => import('./sidecar/command.js') },
   demo: { summary: 'write a demo repo, build it and serve it (no Redis needed)', load: () => import('./cli/demo.js') },
