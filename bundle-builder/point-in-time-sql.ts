@@ -5,17 +5,22 @@
  * (shadow.ts) both read values through this one query.
  *
  * The winner is picked by DuckDB's ASOF join. ASOF orders build rows by its
- * inequality column alone and takes an arbitrary row among ties, so the
- * inequality is not the event time but a STRUCT holding every key of the
- * rule's ordering, generated from ASOF_ORDER: (event_ts, created_ts, file,
- * row), a missing created time as the smallest BIGINT, as the ordering
- * ranks it. The probe's struct is (t, MAX, MAX, MAX), so
+ * inequality column alone and takes an arbitrary row among ties, so where a
+ * key has several rows at one event time the inequality is not the event
+ * time but a STRUCT holding every key of the rule's ordering, generated from
+ * ASOF_ORDER: (event_ts, created_ts, file, row), a missing created time as
+ * the smallest BIGINT, as the ordering ranks it. The probe's struct is
+ * (t, MAX, MAX, MAX), so
  *
  *   probe >= build  <=>  event_ts <= t                    (visible at t)
  *   the greatest build struct <= probe = the rule's winner (ASOF_ORDER)
  *
- * and no value whose event time is after the probe's time can be chosen;
- * the value expression checks `event_ts <= t` once more anyway.
+ * Sorting structs costs about 1.6x the CPU of sorting a BIGINT, so a view
+ * whose source has no such tie (tiedEventsSql finds none: the usual case)
+ * is joined on the event time alone, where the greatest event time <= t is
+ * the rule's winner by itself. Either way no value whose event time is
+ * after the probe's time can be chosen; the value expression checks
+ * `event_ts <= t` once more anyway.
  *
  *   fresh:  the winner's ttl == 0 or t - event_ts <= ttl (isFreshAt)
  *   value:  the winner's value when fresh, else (a hole: NOT_FOUND,
@@ -28,7 +33,8 @@
 import { ASOF_ORDER, type AsofRole, type RowStatus } from '../src/core/asof.js';
 import type { Dtype } from '../src/core/dtypes.js';
 import type { FeatureDef } from '../src/core/repo/types.js';
-import { sqlIdent, sqlString } from './duckdb.js';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { queryRows, sqlIdent, sqlString } from './duckdb.js';
 import type { ViewReadPlan } from './sources/check.js';
 import { FILE_COLUMN, ROW_COLUMN } from './sources/source.js';
 
@@ -94,11 +100,27 @@ export function physicalLiteral(dtype: Dtype, v: unknown): string {
   }
 }
 
-/** A view's build side: every source row with a key and an event time, its ASOF struct and its features. */
-function buildSql(plan: ViewReadPlan): string {
+/** The rows a view's join may pick from: those with every join key and an event time. */
+function joinableWhere(plan: ViewReadPlan): string {
+  return [...plan.joinKeys.map((k) => `s.${sqlIdent(k.name)} IS NOT NULL`), `${plan.eventTsSql} IS NOT NULL`].join(' AND ');
+}
+
+/**
+ * How many (key, event time) pairs of a view's source have more than one
+ * row (column `tied`): when none do, the event time alone decides the
+ * winner and the join sorts BIGINTs instead of the ordering's STRUCT.
+ */
+export function tiedEventsSql(plan: ViewReadPlan): string {
+  const keys = plan.joinKeys.map((k) => `s.${sqlIdent(k.name)}`);
+  return `SELECT count(*) AS tied FROM (SELECT 1 FROM ${plan.source.relation} AS s WHERE ${joinableWhere(plan)}
+    GROUP BY ${[...keys, plan.eventTsSql].join(', ')} HAVING count(*) > 1)`;
+}
+
+/** A view's build side: every joinable source row, its ASOF column (the ordering's STRUCT when `tied`, else the event time) and its features. */
+function buildSql(plan: ViewReadPlan, tied: boolean): string {
   // The source position: the file's place among the source's files (sorted by path), then the row in it.
   const fileIndex = `list_position([${plan.source.files.map(sqlString).join(', ')}], s.${FILE_COLUMN})`;
-  const key = orderStructSql({ event_ts: [plan.eventTsSql], created_ts: [plan.createdTsSql ?? 'NULL'], source_position: [fileIndex, `s.${ROW_COLUMN}`] });
+  const key = tied ? orderStructSql({ event_ts: [plan.eventTsSql], created_ts: [plan.createdTsSql ?? 'NULL'], source_position: [fileIndex, `s.${ROW_COLUMN}`] }) : plan.eventTsSql;
   const cols = [
     ...plan.joinKeys.map((k, i) => `CAST(s.${sqlIdent(k.name)} AS ${keyType(k.dtype)}) AS ${KEY}${i}`),
     `${plan.eventTsSql} AS ${EVENT}`,
@@ -106,8 +128,7 @@ function buildSql(plan: ViewReadPlan): string {
     `${key} AS ${ASOF_KEY}`,
     ...plan.features.map((f, i) => `${f.sql} AS f${i}`),
   ];
-  const where = [...plan.joinKeys.map((k) => `s.${sqlIdent(k.name)} IS NOT NULL`), `${plan.eventTsSql} IS NOT NULL`];
-  return `(SELECT ${cols.join(', ')} FROM ${plan.source.relation} AS s WHERE ${where.join(' AND ')})`;
+  return `(SELECT ${cols.join(', ')} FROM ${plan.source.relation} AS s WHERE ${joinableWhere(plan)})`;
 }
 
 const keyType = (dtype: 'int64' | 'string') => (dtype === 'int64' ? 'BIGINT' : 'VARCHAR');
@@ -116,6 +137,8 @@ const keyType = (dtype: 'int64' | 'string') => (dtype === 'int64' ? 'BIGINT' : '
 export interface JoinView {
   plan: ViewReadPlan;
   probeKeys: readonly string[];
+  /** Whether a key of the source has several rows at one event time (tiedEventsSql). */
+  tied: boolean;
 }
 
 /** One output feature: a feature of one of the joined views. */
@@ -168,13 +191,15 @@ export function pointInTimeSql(opts: PointInTimeOptions): string {
   // The same fields as each build side's struct (the position's two columns included).
   const probeKey = orderStructSql({ event_ts: [PROBE_TIME], created_ts: [''], source_position: ['', ''] }, `p0.${PROBE_TIME}`);
   // A probe without a time matches nothing: its keys are nulled (DuckDB's
-  // ASOF matches a NULL struct with the greatest row).
+  // ASOF matches a NULL struct with the greatest row). The probe's struct
+  // is made only when a view needs it.
   const joins = opts.views.map((jv, v) => {
     const on = jv.plan.joinKeys.map((k, i) => {
       const probe = `CAST(p.${sqlIdent(jv.probeKeys[i]!)} AS ${keyType(k.dtype)})`;
       return `(CASE WHEN p.${PROBE_TIME} IS NULL THEN NULL ELSE ${probe} END) = v${v}.${KEY}${i}`;
     });
-    return `ASOF LEFT JOIN ${buildSql(jv.plan)} AS v${v} ON ${[...on, `p.${PROBE_KEY} >= v${v}.${ASOF_KEY}`].join(' AND ')}`;
+    const inequality = jv.tied ? `p.${PROBE_KEY} >= v${v}.${ASOF_KEY}` : `p.${PROBE_TIME} >= v${v}.${ASOF_KEY}`;
+    return `ASOF LEFT JOIN ${buildSql(jv.plan, jv.tied)} AS v${v} ON ${[...on, inequality].join(' AND ')}`;
   });
   const present = opts.present ?? ((sql: string) => sql);
   const items = [opts.passthrough];
@@ -196,6 +221,16 @@ export function pointInTimeSql(opts: PointInTimeOptions): string {
     for (const o of opts.outputs) items.push(`v${o.view}.f${o.feature} AS ${storedColumn(o.view, o.feature)}`);
   }
   return `SELECT ${items.join(', ')}
-    FROM (SELECT p0.*, CASE WHEN p0.${PROBE_TIME} IS NULL THEN NULL ELSE ${probeKey} END AS ${PROBE_KEY} FROM ${opts.probes} AS p0) AS p
+    FROM (SELECT p0.*, ${opts.views.some((jv) => jv.tied) ? `CASE WHEN p0.${PROBE_TIME} IS NULL THEN NULL ELSE ${probeKey} END` : 'NULL'} AS ${PROBE_KEY} FROM ${opts.probes} AS p0) AS p
     ${joins.join('\n    ')}${opts.orderBy ? `\n    ORDER BY ${opts.orderBy}` : ''}`;
+}
+
+/** The join views of `plans`, each checked for tied event times (one aggregate query per view). */
+export async function joinViews(conn: DuckDBConnection, plans: readonly ViewReadPlan[]): Promise<JoinView[]> {
+  const views: JoinView[] = [];
+  for (const plan of plans) {
+    const tied = Number((await queryRows(conn, tiedEventsSql(plan)))[0]!.tied) > 0;
+    views.push({ plan, probeKeys: plan.joinKeys.map((k) => k.name), tied });
+  }
+  return views;
 }

@@ -24,7 +24,7 @@ import { loadRepo } from './config.js';
 import type { ViewReadPlan } from './sources/check.js';
 import { duckdbMessage, openDb, sqlIdent } from './duckdb.js';
 import {
-  type JoinOutput, type JoinView, PROBE_TIME, ROW_STATUS_CODES, pointInTimeSql, rowStatusColumn, storedColumn, winnerCreatedColumn,
+  type JoinOutput, joinViews, PROBE_TIME, ROW_STATUS_CODES, pointInTimeSql, rowStatusColumn, storedColumn, winnerCreatedColumn,
   winnerEventColumn,
 } from './point-in-time-sql.js';
 
@@ -191,10 +191,15 @@ export async function runShadow(opts: ShadowOptions): Promise<ShadowResult> {
     const mistyped = await loadProbes(conn, records, keyTypes);
     if (mistyped > 0) warnings.push(`${mistyped} logged join key values have another type than the views' sources give them; those entities read as not found offline`);
 
-    const joinViews: JoinView[] = plans.map((plan) => ({ plan, probeKeys: plan.joinKeys.map((k) => k.name) }));
+    let joined;
+    try {
+      joined = await joinViews(conn, plans);
+    } catch (e) {
+      throw new LarderError('LARDER_ERR_SOURCE', `${loaded.file}: reading the views' sources failed: ${duckdbMessage(e)}`, { cause: e });
+    }
     const outputs: JoinOutput[] = known.map((r) => ({ view: r.view, feature: r.featureIndex, name: `o${r.output}` }));
     const sql = pointInTimeSql({
-      probes: PROBES, views: joinViews, outputs, defaults: true, rowStatuses: true, diagnostics: true,
+      probes: PROBES, views: joined, outputs, defaults: true, rowStatuses: true, diagnostics: true,
       passthrough: `p.${PROBE_ROW}`, orderBy: `p.${PROBE_ROW}`,
     });
     progress({ phase: 'join', message: `recomputing ${records.length} logged entities' values at their request times` });

@@ -16,7 +16,7 @@ import type { FeatureDef, FeatureViewDef, RepoDef } from '../src/core/repo/types
 import { planViews } from './build.js';
 import { type LoadedRepo, loadRepo } from './config.js';
 import { duckdbMessage, openDb, queryRows, sqlIdent } from './duckdb.js';
-import { type JoinOutput, type JoinView, PROBE_TIME, ROW_STATUS_CODES, pointInTimeSql, rowStatusColumn } from './point-in-time-sql.js';
+import { type JoinOutput, joinViews, PROBE_TIME, ROW_STATUS_CODES, pointInTimeSql, rowStatusColumn } from './point-in-time-sql.js';
 import type { ViewReadPlan } from './sources/check.js';
 import { epochMsSql, isTimestampType, joinKeyDtype } from './sources/column-types.js';
 import { FILE_COLUMN, type OpenSource, ROW_COLUMN, openSource } from './sources/source.js';
@@ -219,12 +219,19 @@ export async function buildTrainingSet(opts: TrainingOptions): Promise<TrainingR
     }
     const readSeconds = seconds(t);
 
-    const joinViews: JoinView[] = plans.map((plan) => ({ plan, probeKeys: plan.joinKeys.map((k) => k.name) }));
+    t = performance.now();
+    progress({ phase: 'join', message: `checking ${views.length} view(s) for keys with several rows at one event time` });
+    let joined;
+    try {
+      joined = await joinViews(conn, plans);
+    } catch (e) {
+      throw new LarderError('LARDER_ERR_SOURCE', `${loaded.file}: reading the views' sources failed: ${duckdbMessage(e)}`, { cause: e });
+    }
     const outputs: JoinOutput[] = chosen.map((c) => ({ view: views.indexOf(c.view), feature: c.featureIndex, name: c.name }));
     const internal = [FILE_COLUMN, ROW_COLUMN, PROBE_TIME];
     const sql = pointInTimeSql({
       probes: entities.probes,
-      views: joinViews,
+      views: joined,
       outputs,
       defaults: opts.defaults ?? true,
       present: presentValue,
@@ -232,7 +239,6 @@ export async function buildTrainingSet(opts: TrainingOptions): Promise<TrainingR
       rowStatuses: true,
       orderBy: `p.${FILE_COLUMN}, p.${ROW_COLUMN}`,
     });
-    t = performance.now();
     progress({ phase: 'join', message: `joining ${chosen.length} feature(s) of ${views.length} view(s) at each entity row's time`, percent: 0 });
     try {
       await runWithProgress(conn, `CREATE TEMP TABLE ${TABLE} AS ${sql}`, opts.progressIntervalMs ?? 1000, (percent) =>
