@@ -102,7 +102,8 @@ export function physicalLiteral(dtype: Dtype, v: unknown): string {
 
 /** The rows a view's join may pick from: those with every join key and an event time. */
 function joinableWhere(plan: ViewReadPlan): string {
-  return [...plan.joinKeys.map((k) => `s.${sqlIdent(k.name)} IS NOT NULL`), `${plan.eventTsSql} IS NOT NULL`].join(' AND ');
+  // The event time's column is null exactly when its epoch ms is.
+  return [...plan.joinKeys.map((k) => `s.${sqlIdent(k.name)}`), `s.${sqlIdent(plan.source.def.timestampField)}`].map((c) => `${c} IS NOT NULL`).join(' AND ');
 }
 
 /**
@@ -120,12 +121,12 @@ export function tiedEventsSql(plan: ViewReadPlan): string {
 function buildSql(plan: ViewReadPlan, tied: boolean): string {
   // The source position: the file's place among the source's files (sorted by path), then the row in it.
   const fileIndex = `list_position([${plan.source.files.map(sqlString).join(', ')}], s.${FILE_COLUMN})`;
-  const key = tied ? orderStructSql({ event_ts: [plan.eventTsSql], created_ts: [plan.createdTsSql ?? 'NULL'], source_position: [fileIndex, `s.${ROW_COLUMN}`] }) : plan.eventTsSql;
   const cols = [
     ...plan.joinKeys.map((k, i) => `CAST(s.${sqlIdent(k.name)} AS ${keyType(k.dtype)}) AS ${KEY}${i}`),
     `${plan.eventTsSql} AS ${EVENT}`,
     `${plan.createdTsSql ?? 'CAST(NULL AS BIGINT)'} AS ${CREATED}`,
-    `${key} AS ${ASOF_KEY}`,
+    // Without ties the event time itself is the ASOF column (EVENT).
+    ...(tied ? [`${orderStructSql({ event_ts: [plan.eventTsSql], created_ts: [plan.createdTsSql ?? 'NULL'], source_position: [fileIndex, `s.${ROW_COLUMN}`] })} AS ${ASOF_KEY}`] : []),
     ...plan.features.map((f, i) => `${f.sql} AS f${i}`),
   ];
   return `(SELECT ${cols.join(', ')} FROM ${plan.source.relation} AS s WHERE ${joinableWhere(plan)})`;
@@ -162,7 +163,7 @@ export interface PointInTimeOptions {
   rowStatuses?: boolean;
   /** Also select each view's winner times and each output's stored value (the shadow's diagnostics). */
   diagnostics?: boolean;
-  /** Probe columns passed through, as SQL select items over alias `p`. */
+  /** Probe columns passed through, as SQL select items over alias `p` (the probe's own columns only). */
   passthrough: string;
   orderBy?: string;
 }
@@ -191,17 +192,18 @@ export function pointInTimeSql(opts: PointInTimeOptions): string {
   // The same fields as each build side's struct (the position's two columns included).
   const probeKey = orderStructSql({ event_ts: [PROBE_TIME], created_ts: [''], source_position: ['', ''] }, `p0.${PROBE_TIME}`);
   // A probe without a time matches nothing: its keys are nulled (DuckDB's
-  // ASOF matches a NULL struct with the greatest row). The probe's struct
-  // is made only when a view needs it.
+  // ASOF matches a NULL struct with the greatest row).
   const joins = opts.views.map((jv, v) => {
     const on = jv.plan.joinKeys.map((k, i) => {
       const probe = `CAST(p.${sqlIdent(jv.probeKeys[i]!)} AS ${keyType(k.dtype)})`;
       return `(CASE WHEN p.${PROBE_TIME} IS NULL THEN NULL ELSE ${probe} END) = v${v}.${KEY}${i}`;
     });
-    const inequality = jv.tied ? `p.${PROBE_KEY} >= v${v}.${ASOF_KEY}` : `p.${PROBE_TIME} >= v${v}.${ASOF_KEY}`;
+    const inequality = jv.tied ? `p.${PROBE_KEY} >= v${v}.${ASOF_KEY}` : `p.${PROBE_TIME} >= v${v}.${EVENT}`;
     return `ASOF LEFT JOIN ${buildSql(jv.plan, jv.tied)} AS v${v} ON ${[...on, inequality].join(' AND ')}`;
   });
   const present = opts.present ?? ((sql: string) => sql);
+  // The probe's struct is made only when a view needs it.
+  const tiedAny = opts.views.some((jv) => jv.tied);
   const items = [opts.passthrough];
   for (const o of opts.outputs) {
     const jv = opts.views[o.view]!;
@@ -221,7 +223,7 @@ export function pointInTimeSql(opts: PointInTimeOptions): string {
     for (const o of opts.outputs) items.push(`v${o.view}.f${o.feature} AS ${storedColumn(o.view, o.feature)}`);
   }
   return `SELECT ${items.join(', ')}
-    FROM (SELECT p0.*, ${opts.views.some((jv) => jv.tied) ? `CASE WHEN p0.${PROBE_TIME} IS NULL THEN NULL ELSE ${probeKey} END` : 'NULL'} AS ${PROBE_KEY} FROM ${opts.probes} AS p0) AS p
+    FROM ${tiedAny ? `(SELECT p0.*, CASE WHEN p0.${PROBE_TIME} IS NULL THEN NULL ELSE ${probeKey} END AS ${PROBE_KEY} FROM ${opts.probes} AS p0)` : opts.probes} AS p
     ${joins.join('\n    ')}${opts.orderBy ? `\n    ORDER BY ${opts.orderBy}` : ''}`;
 }
 

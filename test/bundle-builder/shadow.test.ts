@@ -21,6 +21,7 @@ import { promisify } from 'node:util';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundle } from '../../bundle-builder/build.js';
+import { COLUMNS } from '../../bundle-builder/shadow-report.js';
 import { type ShadowResult, runShadow } from '../../bundle-builder/shadow.js';
 import { startTestSidecar } from '../sidecar/helpers.js';
 import { tempDir, useDataFiles, writeConfig } from './helpers.js';
@@ -109,6 +110,11 @@ beforeAll(async () => {
 });
 
 describe('larder shadow', () => {
+  it('the README describes every column of the report as the report does', async () => {
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+    for (const [column, meaning] of COLUMNS) expect(readme).toContain(`| ${column} | ${meaning} |`);
+  });
+
   it('finds nothing when served equals trained', async () => {
     const result = await runShadow({ repoDir: repo, servedDir: logDir });
     expect(result.summary.records).toBe(21);
