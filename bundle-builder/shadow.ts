@@ -158,20 +158,22 @@ export async function runShadow(opts: ShadowOptions): Promise<ShadowResult> {
   const views: FeatureViewDef[] = [];
   const refs = new Map<string, FeatureRef | null>();
   for (const r of records) {
-    for (const f of r.features) {
-      if (refs.has(f.feature)) continue;
-      const [viewName, featureName] = f.feature.split(':') as [string, string];
-      const view = repo.featureViews.find((v) => v.name === viewName);
-      const featureIndex = view ? view.features.findIndex((x) => x.name === featureName) : -1;
-      if (!view || featureIndex < 0) {
-        refs.set(f.feature, null);
-        continue;
+    for (const sv of r.views) {
+      for (const name of sv.features) {
+        const ref = `${sv.view}:${name}`;
+        if (refs.has(ref)) continue;
+        const view = repo.featureViews.find((v) => v.name === sv.view);
+        const featureIndex = view ? view.features.findIndex((x) => x.name === name) : -1;
+        if (!view || featureIndex < 0) {
+          refs.set(ref, null);
+          continue;
+        }
+        if (!views.includes(view)) views.push(view);
+        refs.set(ref, {
+          view: views.indexOf(view), featureIndex, output: 0,
+          compared: { ref, view: view.name, dtype: view.features[featureIndex]!.dtype, ttlSeconds: view.ttlSeconds },
+        });
       }
-      if (!views.includes(view)) views.push(view);
-      refs.set(f.feature, {
-        view: views.indexOf(view), featureIndex, output: 0,
-        compared: { ref: f.feature, view: view.name, dtype: view.features[featureIndex]!.dtype, ttlSeconds: view.ttlSeconds },
-      });
     }
   }
   const unknown = [...refs].filter(([, v]) => v === null).map(([k]) => k);
@@ -221,33 +223,35 @@ export async function runShadow(opts: ShadowOptions): Promise<ShadowResult> {
       for await (const rows of result.yieldRowsJs()) {
         for (const row of rows) {
           const record = records[Number(row[rowCol])]!;
-          for (const f of record.features) {
-            const ref = byRef.get(f.feature);
-            if (!ref) {
-              skipped.unknownFeature++;
-              continue;
+          for (const sv of record.views) {
+            for (let j = 0; j < sv.features.length; j++) {
+              const ref = byRef.get(`${sv.view}:${sv.features[j]}`);
+              if (!ref) {
+                skipped.unknownFeature++;
+                continue;
+              }
+              const vc = viewCols[ref.view]!;
+              const oc = outCols[ref.output]!;
+              const rowStatus = ROW_STATUS_CODES[Number(row[vc.status])]!;
+              acc.add(
+                ref.compared,
+                {
+                  value: sv.values[j], status: sv.statuses[j]!, tier: sv.tier, eventMs: sv.event_ms, createdMs: sv.created_ms,
+                  requestMs: record.request_ms, bundleAsOfMs: record.bundle_as_of_ms, serveStale: record.serve_stale,
+                },
+                {
+                  value: plain(row[oc.value]),
+                  status: valueStatus(rowStatus, row[oc.stored] === null || row[oc.stored] === undefined),
+                  eventMs: timeOrNull(row[vc.event]),
+                  createdMs: timeOrNull(row[vc.created]),
+                },
+                { entity: record.entity, requestId: record.request_id, bundleVersion: record.bundle_version },
+              );
             }
-            const vc = viewCols[ref.view]!;
-            const oc = outCols[ref.output]!;
-            const rowStatus = ROW_STATUS_CODES[Number(row[vc.status])]!;
-            acc.add(
-              ref.compared,
-              {
-                value: f.value, status: f.status, tier: f.tier, eventMs: f.event_ms, createdMs: f.created_ms,
-                requestMs: record.request_ms, bundleAsOfMs: record.bundle_as_of_ms, serveStale: record.serve_stale,
-              },
-              {
-                value: plain(row[oc.value]),
-                status: valueStatus(rowStatus, row[oc.stored] === null || row[oc.stored] === undefined),
-                eventMs: timeOrNull(row[vc.event]),
-                createdMs: timeOrNull(row[vc.created]),
-              },
-              { entity: record.entity, requestId: record.request_id, bundleVersion: record.bundle_version },
-            );
           }
         }
       }
-    } else skipped.unknownFeature = records.reduce((s, r) => s + r.features.length, 0);
+    } else skipped.unknownFeature = records.reduce((s, r) => s + r.views.reduce((t, v) => t + v.features.length, 0), 0);
   } finally {
     db.close();
   }

@@ -127,7 +127,7 @@ function answerResolved(deps: RouteDeps, state: ServingState, resolved: Resolved
   const t2 = performance.now();
   deps.metrics.countServed(resolved.tierNames, resolved.servedBy, answer.counts);
   // Queued, not written: the tap judges and writes it after the response.
-  deps.tap?.offer(state, resolved, nowMs);
+  deps.tap?.offer(state, resolved, answer, nowMs);
   return {
     status: 200,
     headers: {

@@ -67,28 +67,33 @@ describe('what the log records', () => {
     records.forEach((r, i) => {
       expect(r).toMatchObject({ request_ms: NOW, entity_index: i, project: 'shop', bundle_version: 1, bundle_as_of_ms: T0, serve_stale: false });
       expect(r.request_id).toBe(records[0]!.request_id);
-      expect(r.features.map((f) => f.feature)).toEqual(features);
-      r.features.forEach((f, c) => {
+      expect(r.views.map((v) => v.view)).toEqual(['user_stats', 'user_product']);
+      const logged = r.views.flatMap((v) => v.features.map((name, j) => ({ ref: `${v.view}:${name}`, value: v.values[j], status: v.statuses[j] })));
+      expect(logged.map((f) => f.ref)).toEqual(features);
+      logged.forEach((f, c) => {
         const col = response.results[c + 2]!;
         expect({ i, c, value: f.value, status: f.status }).toEqual({ i, c, value: col.values[i], status: col.statuses[i] });
       });
     });
     // Users 1, 2 and 3 are in the bundle (2 stale, 3 with nulls); 9 is in no tier.
-    const stats = (i: number) => records[i]!.features[0]!;
-    expect([stats(0), stats(1), stats(2), stats(3)].map((f) => [f.status, f.tier, f.event_ms, f.created_ms])).toEqual([
+    expect(records.map((r) => { const v = r.views[0]!; return [v.statuses[0], v.tier, v.event_ms, v.created_ms]; })).toEqual([
       ['PRESENT', 'bundle', T0, null],
       ['OUTSIDE_MAX_AGE', 'bundle', T0 - 2 * HOUR, null],
       ['PRESENT', 'bundle', T0, null],
       ['NOT_FOUND', 'default', null, null],
     ]);
-    expect(records[1]!.features[0]!.value).toBe(0); // the stale row reads as clicks' default
-    expect(records.map((r) => r.features[7]!.tier)).toEqual(['bundle', 'bundle', 'default', 'default']);
+    expect(records[1]!.views[0]!.values[0]).toBe(0); // the stale row reads as clicks' default
+    expect(records.map((r) => r.views[1]!.tier)).toEqual(['bundle', 'bundle', 'default', 'default']);
 
     const db = await DuckDBInstance.create(':memory:');
     const conn = await db.connect();
     try {
-      const rows = (await conn.runAndReadAll(`SELECT entity.user_id AS user_id, f.feature, f.status FROM (SELECT entity, unnest(features) AS f FROM read_ndjson('${logDir}/*.ndjson')) WHERE f.feature = 'user_stats:clicks' ORDER BY user_id`)).getRowObjectsJS();
-      expect(rows.map((r) => [Number(r.user_id), r.status])).toEqual([[1, 'PRESENT'], [2, 'OUTSIDE_MAX_AGE'], [3, 'PRESENT'], [9, 'NOT_FOUND']]);
+      const sql = `SELECT user_id, tier, status FROM (
+          SELECT entity.user_id AS user_id, v.view, v.tier, unnest(v.features) AS feature, unnest(v.statuses) AS status
+          FROM (SELECT entity, unnest(views) AS v FROM read_ndjson('${logDir}/*.ndjson')))
+        WHERE view = 'user_stats' AND feature = 'clicks' ORDER BY user_id`;
+      const rows = (await conn.runAndReadAll(sql)).getRowObjectsJS();
+      expect(rows.map((r) => [Number(r.user_id), r.tier, r.status])).toEqual([[1, 'bundle', 'PRESENT'], [2, 'bundle', 'OUTSIDE_MAX_AGE'], [3, 'bundle', 'PRESENT'], [9, 'default', 'NOT_FOUND']]);
     } finally {
       conn.closeSync();
       db.closeSync();
@@ -139,7 +144,11 @@ describe('files', () => {
   it('rotate by size and by age, and only complete files end in .ndjson', async () => {
     const logDir = await newDir();
     const sidecar = await startTestSidecar(bundles, { logServed: logDir, logRotateBytes: 2000, logRotateSeconds: 1 }, NOW);
-    for (let i = 0; i < 30; i++) await (await sidecar.post({ features: ['user_stats:clicks', 'user_stats:country'], entities: { user_id: [1] } })).arrayBuffer();
+    // Three bursts, each written as its own batch (lines are handed over in batches of up to 100 ms).
+    for (let burst = 0; burst < 3; burst++) {
+      for (let i = 0; i < 10; i++) await (await sidecar.post({ features: ['user_stats:clicks', 'user_stats:country'], entities: { user_id: [1] } })).arrayBuffer();
+      await new Promise((r) => setTimeout(r, 250));
+    }
     await eventually(async () => (await readdir(logDir)).filter((f) => f.endsWith('.ndjson')).length >= 3, 5000, 'size rotation');
     const names = await readdir(logDir);
     expect(names.filter((f) => f.endsWith('.part')).length).toBeLessThanOrEqual(1);

@@ -40,6 +40,12 @@ interface OpenFile {
 
 const PART = '.part';
 
+interface Queued {
+  bytes: Uint8Array;
+  rows: number;
+  release: ((bytes: Uint8Array) => void) | undefined;
+}
+
 /** Writes all of `buffers` to `fd`, continuing after a short write. */
 function writeFully(fd: number, buffers: Uint8Array[], done: (err: Error | null, bytes: number) => void, written = 0): void {
   writev(fd, buffers, (err, n) => {
@@ -63,7 +69,7 @@ export class FileSink implements ServedLogSink {
   pendingBytes = 0;
   onWritten: (() => void) | undefined;
   private readonly now: () => number;
-  private readonly queue: { bytes: Uint8Array; rows: number }[] = [];
+  private readonly queue: Queued[] = [];
   private file: OpenFile | undefined;
   /** A write, an open or a rotation is in progress. */
   private busy = false;
@@ -87,8 +93,8 @@ export class FileSink implements ServedLogSink {
     return sink;
   }
 
-  write(bytes: Uint8Array, rows: number): void {
-    this.queue.push({ bytes, rows });
+  write(bytes: Uint8Array, rows: number, release?: (bytes: Uint8Array) => void): void {
+    this.queue.push({ bytes, rows, release });
     this.pendingBytes += bytes.length;
     this.pump();
   }
@@ -167,14 +173,16 @@ export class FileSink implements ServedLogSink {
       } else {
         this.stats.rowsWritten += batch.reduce((s, b) => s + b.rows, 0);
         this.pendingBytes -= batch.reduce((s, b) => s + b.bytes.length, 0);
+        for (const b of batch) b.release?.(b.bytes);
       }
       this.pump();
       this.onWritten?.();
     });
   }
 
-  private fail(batch: { bytes: Uint8Array; rows: number }[], err: Error): void {
+  private fail(batch: Queued[], err: Error): void {
     const rows = batch.reduce((s, b) => s + b.rows, 0);
+    for (const b of batch) b.release?.(b.bytes);
     this.stats.writeErrors++;
     this.stats.rowsFailed += rows;
     this.pendingBytes -= batch.reduce((s, b) => s + b.bytes.length, 0);

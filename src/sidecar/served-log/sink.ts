@@ -18,10 +18,11 @@ export interface SinkStats {
 
 export interface ServedLogSink {
   /**
-   * Queues `bytes`, `rows` whole lines, to be written. The sink keeps the
-   * buffer: the caller must not change it afterwards.
+   * Queues `bytes`, `rows` whole lines, to be written. The sink holds the
+   * buffer until it calls `release` with it (written or failed); the caller
+   * must not change it before then.
    */
-  write(bytes: Uint8Array, rows: number): void;
+  write(bytes: Uint8Array, rows: number, release?: (bytes: Uint8Array) => void): void;
   /** Bytes queued and not yet written. */
   readonly pendingBytes: number;
   /** Called whenever a write completes, so a caller that held back can feed more. */

@@ -18,9 +18,8 @@
  * drains and writes everything accepted, for a clean shutdown.
  */
 import type { ValueRule } from '../../core/asof.js';
-import { AnswerColumns } from '../../core/feast/answer.js';
+import type { AnswerColumn, AnswerColumns } from '../../core/feast/answer.js';
 import type { ResolvedRequest } from '../../core/feast/online.js';
-import { JsonWriter } from '../../core/feast/json-writer.js';
 import { entityKeyString, hashKey } from '../../core/keys.js';
 import { DriftWindow, type DriftReport } from '../../core/shadow/drift.js';
 import { type ServedAnswer, ServedLineWriter } from '../../core/shadow/served-record.js';
@@ -52,6 +51,8 @@ export interface TapOptions {
 interface Capture {
   state: ServingState;
   resolved: ResolvedRequest;
+  /** The answer's columns, as the response was written from them. */
+  answer: AnswerColumns;
   nowMs: number;
   seq: number;
   /** Entities to log (1) or not; null: all, when `rows` > 0. */
@@ -69,6 +70,10 @@ function entityKey(resolved: ResolvedRequest, i: number, order: readonly number[
 }
 
 const TWO_32 = 2 ** 32;
+/** Lines are handed to the sink in batches of about this many bytes... */
+const FLUSH_BYTES = 256 * 1024;
+/** ...or this long after the first line of a batch, ms. */
+const FLUSH_MS = 100;
 
 export class ServedTap {
   private readonly log: TapLogOptions | undefined;
@@ -86,8 +91,9 @@ export class ServedTap {
   private seq = 0;
   private readonly idPrefix = `${Date.now().toString(36)}.${process.pid}.`;
   private readonly lines = new ServedLineWriter();
-  private readonly batch = new JsonWriter();
+  /** Rows in `lines` not yet handed to the sink. */
   private batchRows = 0;
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private window: { state: ServingState; drift: DriftWindow } | undefined;
   private readonly asOfMs = new WeakMap<ServingState, number>();
   /** Counters for /metrics. */
@@ -114,10 +120,12 @@ export class ServedTap {
   }
 
   /**
-   * The request path's one call: decides whether the answer is logged or
+   * The request path's one call, after the response is written from
+   * `answer` (judged at `nowMs`): decides whether the answer is logged or
    * watched for drift, and queues it if so. Never throws, never waits.
+   * The tap reads `answer` again later; the caller must not.
    */
-  offer(state: ServingState, resolved: ResolvedRequest, nowMs: number): void {
+  offer(state: ServingState, resolved: ResolvedRequest, answer: AnswerColumns, nowMs: number): void {
     if (this.closing) return;
     const n = resolved.plan.entityCount;
     let keep: Uint8Array | null = null;
@@ -136,7 +144,7 @@ export class ServedTap {
     }
     this.accepted += rows;
     this.queuedRows += n;
-    this.captures.push({ state, resolved, nowMs, seq: ++this.seq, keep, rows, drift });
+    this.captures.push({ state, resolved, answer, nowMs, seq: ++this.seq, keep, rows, drift });
     this.schedule();
   }
 
@@ -176,7 +184,7 @@ export class ServedTap {
       this.queuedRows -= c.resolved.plan.entityCount;
       this.process(c);
       if (!all && performance.now() > deadline) {
-        this.flush();
+        this.flushSoon();
         this.schedule();
         return;
       }
@@ -185,13 +193,27 @@ export class ServedTap {
       this.captures = [];
       this.head = 0;
     }
-    this.flush();
+    this.flushSoon();
   }
 
-  private flush(): void {
+  /**
+   * Hands the lines to the sink once FLUSH_BYTES are ready, or FLUSH_MS
+   * after the first of them: one large write instead of one per turn of
+   * the event loop (each fs call costs about as much as formatting a line).
+   */
+  private flushSoon(): void {
     if (this.batchRows === 0) return;
-    this.log!.sink.write(this.batch.view().slice(), this.batchRows);
-    this.batch.reset();
+    if (this.lines.length >= FLUSH_BYTES) this.flush();
+    else this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
+  }
+
+  private readonly giveBack = (bytes: Uint8Array): void => this.lines.give(bytes as Uint8Array<ArrayBuffer>);
+
+  private flush(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.batchRows === 0) return;
+    this.log!.sink.write(this.lines.take(), this.batchRows, this.giveBack);
     this.batchRows = 0;
   }
 
@@ -199,29 +221,23 @@ export class ServedTap {
     try {
       const { plan, results, tierNames } = c.resolved;
       const n = plan.entityCount;
-      const logged = c.rows > 0;
-      let columns: AnswerColumns;
-      if (logged) {
+      const drift = c.drift ? this.driftFor(c.state, c.nowMs) : undefined;
+      const observe = drift && ((r: number, column: AnswerColumn) => {
+        const output = plan.selection.outputs[r]!;
+        drift.observe(output.view.name, output.featureIndex, column, n, c.nowMs);
+      });
+      if (c.rows > 0) {
         const answer: ServedAnswer = {
           plan, results, tierNames, nowMs: c.nowMs, rule: this.rule,
           project: c.state.manifest.project, bundleVersion: c.state.version, bundleAsOfMs: this.bundleAsOf(c.state),
-          requestId: this.idPrefix + c.seq,
+          requestId: this.idPrefix + c.seq, columns: c.answer,
         };
-        columns = this.lines.begin(answer, c.keep);
-      } else columns = new AnswerColumns(plan, results, c.nowMs, this.rule);
-      const drift = c.drift ? this.driftFor(c.state, c.nowMs) : undefined;
-      const joinKeys = columns.joinKeyNames.length;
-      for (let r = joinKeys; r < columns.count; r++) {
-        const column = columns.column(r);
-        if (logged) this.lines.column(r - joinKeys, column);
-        if (drift) {
-          const output = plan.selection.outputs[r - joinKeys]!;
-          drift.observe(output.view.name, output.featureIndex, column, n, c.nowMs);
-        }
-      }
-      if (logged) {
-        this.batch.chunk(this.lines.end());
+        this.lines.write(answer, c.keep, observe);
         this.batchRows += c.rows;
+      } else if (observe) {
+        const columns = c.answer;
+        const first = columns.joinKeyNames.length;
+        for (let r = first; r < columns.count; r++) observe(r - first, columns.column(r));
       }
     } catch (e) {
       this.failed += c.rows;
@@ -291,6 +307,7 @@ export class ServedTap {
     if (this.closing) return;
     this.closing = true;
     this.drain(true);
+    this.flush();
     await this.log?.sink.close();
   }
 }
