@@ -2,14 +2,15 @@
  * The served tap: what the sidecar answered, for the served-value log and
  * the drift window, kept off the request path.
  *
- * A request only offers its resolved answer (offer: a sampling decision
- * and a push onto a bounded queue; no formatting, no I/O). After the
- * answer is sent, the queue is drained on the event loop in slices of a few
- * milliseconds: each answer is judged again by AnswerColumns (the same value
- * rule and rows the response was written from, so the logged values are the
- * served ones), written as NDJSON lines (core/shadow/served-record.ts) and
- * counted into the drift window. Rows, bundles and plans are immutable, so
- * judging them later gives the same answer.
+ * A request only offers its answer (offer: a sampling decision and a push
+ * onto a bounded queue; no formatting, no I/O). After the response is
+ * sent, the queue is drained on the event loop in slices of a few
+ * milliseconds: each answer's columns are read again from the very
+ * AnswerColumns the response was written from (its rows already judged by
+ * the value rule, so the logged values are the served ones), written as
+ * NDJSON lines (core/shadow/served-record.ts) and counted into the drift
+ * window. Rows, bundles and plans are immutable, so reading them later
+ * gives the same answer. Lines go to the sink in batches of about 256 KB.
  *
  * Bounds: at most `bufferRows` entity rows wait in the queue; a request
  * that does not fit is dropped and counted (never waited for). The queue
