@@ -4,36 +4,30 @@
  * src/core/asof.ts. Training sets (training.ts) and the shadow comparison
  * (shadow.ts) both read values through this one query.
  *
- * The winner is picked by DuckDB's ASOF join. ASOF orders build rows by its
- * inequality column alone and takes an arbitrary row among ties, so where a
- * key has several rows at one event time the inequality is not the event
- * time but a STRUCT holding every key of the rule's ordering, generated from
- * ASOF_ORDER: (event_ts, created_ts, file, row), a missing created time as
- * the smallest BIGINT, as the ordering ranks it. The probe's struct is
- * (t, MAX, MAX, MAX), so
+ * The winner is picked by DuckDB's ASOF join on the event time (BIGINT
+ * epoch ms): for each probe, the row of its key with the greatest event
+ * time <= t. ASOF takes an arbitrary row when a key has several rows at that
+ * event time, so those rows are settled first: tiedGroupsSql finds the
+ * (key, event time) groups with more than one row (a small table, usually
+ * empty), and within them only the rule's winner is kept, by the rule's own
+ * ORDER BY (asofOrderBySql: created time, then file and row). What the join
+ * sees then has one row per (key, event time), and the greatest event time
+ * <= t is the rule's winner.
  *
- *   probe >= build  <=>  event_ts <= t                    (visible at t)
- *   the greatest build struct <= probe = the rule's winner (ASOF_ORDER)
- *
- * Sorting structs costs about 1.6x the CPU of sorting a BIGINT, so a view
- * whose source has no such tie (tiedEventsSql finds none: the usual case)
- * is joined on the event time alone, where the greatest event time <= t is
- * the rule's winner by itself. Either way no value whose event time is
- * after the probe's time can be chosen; the value expression checks
- * `event_ts <= t` once more anyway.
- *
- *   fresh:  the winner's ttl == 0 or t - event_ts <= ttl (isFreshAt)
- *   value:  the winner's value when fresh, else (a hole: NOT_FOUND,
- *           NULL_VALUE, OUTSIDE_MAX_AGE) the feature's default, or null
- *           without one or with `defaults: false` (readsAsDefault/valueAt)
+ *   visible: event_ts <= t (the ASOF inequality; checked again in `fresh`,
+ *            so no value from after the probe's time can ever appear)
+ *   fresh:   the winner's ttl == 0 or t - event_ts <= ttl (isFreshAt)
+ *   value:   the winner's value when fresh, else (a hole: NOT_FOUND,
+ *            NULL_VALUE, OUTSIDE_MAX_AGE) the feature's default, or null
+ *            without one or with `defaults: false` (readsAsDefault/valueAt)
  *
  * test/bundle-builder/training-property.test.ts proves the result equals
  * winnerAt/statusAt/valueAt on random data.
  */
-import { ASOF_ORDER, type AsofRole, type RowStatus } from '../src/core/asof.js';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { type RowStatus, asofOrderBySql } from '../src/core/asof.js';
 import type { Dtype } from '../src/core/dtypes.js';
 import type { FeatureDef } from '../src/core/repo/types.js';
-import type { DuckDBConnection } from '@duckdb/node-api';
 import { queryRows, sqlIdent, sqlString } from './duckdb.js';
 import type { ViewReadPlan } from './sources/check.js';
 import { FILE_COLUMN, ROW_COLUMN } from './sources/source.js';
@@ -50,32 +44,12 @@ export const rowStatusColumn = (v: number) => `__larder_status${v}`;
 /** The codes of rowStatusColumn: TINYINT i is ROW_STATUS_CODES[i]. */
 export const ROW_STATUS_CODES = ['PRESENT', 'NOT_FOUND', 'OUTSIDE_MAX_AGE'] as const satisfies readonly RowStatus[];
 
-const ASOF_KEY = '__larder_asof_key';
-const PROBE_KEY = '__larder_probe_key';
 const KEY = '__larder_k';
 const EVENT = '__larder_event';
 const CREATED = '__larder_created';
-const MAX = '9223372036854775807::BIGINT';
-/** The smallest BIGINT DuckDB parses as a literal: below every real time, as a missing value ranks. */
-const MISSING = '(-9223372036854775807)::BIGINT';
 
-// The probe's struct asks for event_ts <= t only while event time is the first key.
-if (ASOF_ORDER[0].role !== 'event_ts') throw new Error('point-in-time-sql: ASOF_ORDER must start with event_ts');
-
-/**
- * The rule's ordering as one comparable STRUCT, a field per key of
- * ASOF_ORDER (`columns` as for asofOrderBySql), each BIGINT, a null as
- * MISSING; or, for a probe, the probe time then MAX in every other field.
- */
-function orderStructSql(columns: Readonly<Record<AsofRole, readonly string[]>>, probeTime?: string): string {
-  const fields = ASOF_ORDER.flatMap((key) =>
-    columns[key.role].map((c, i) => {
-      const value = probeTime === undefined ? `coalesce(CAST(${c} AS BIGINT), ${MISSING})` : key.role === 'event_ts' ? `CAST(${probeTime} AS BIGINT)` : MAX;
-      return `${sqlString(`${key.role}${i}`)}: ${value}`;
-    }),
-  );
-  return `{${fields.join(', ')}}`;
-}
+/** The rule's ordering over a build side's columns, best first (the snapshot's, from ASOF_ORDER). */
+const WINNER_ORDER = asofOrderBySql({ event_ts: [EVENT], created_ts: [CREATED], source_position: [FILE_COLUMN, ROW_COLUMN] });
 
 /** A SQL literal of a feature value in the type featureSql gives `dtype` (timestamps as epoch ms). */
 export function physicalLiteral(dtype: Dtype, v: unknown): string {
@@ -100,46 +74,56 @@ export function physicalLiteral(dtype: Dtype, v: unknown): string {
   }
 }
 
-/** The rows a view's join may pick from: those with every join key and an event time. */
+const keyType = (dtype: 'int64' | 'string') => (dtype === 'int64' ? 'BIGINT' : 'VARCHAR');
+
+/** The rows a view's join may pick from: those with every join key and an event time (null exactly when its epoch ms is). */
 function joinableWhere(plan: ViewReadPlan): string {
-  // The event time's column is null exactly when its epoch ms is.
   return [...plan.joinKeys.map((k) => `s.${sqlIdent(k.name)}`), `s.${sqlIdent(plan.source.def.timestampField)}`].map((c) => `${c} IS NOT NULL`).join(' AND ');
 }
 
-/**
- * How many (key, event time) pairs of a view's source have more than one
- * row (column `tied`): when none do, the event time alone decides the
- * winner and the join sorts BIGINTs instead of the ordering's STRUCT.
- */
-export function tiedEventsSql(plan: ViewReadPlan): string {
-  const keys = plan.joinKeys.map((k) => `s.${sqlIdent(k.name)}`);
-  return `SELECT count(*) AS tied FROM (SELECT 1 FROM ${plan.source.relation} AS s WHERE ${joinableWhere(plan)}
-    GROUP BY ${[...keys, plan.eventTsSql].join(', ')} HAVING count(*) > 1)`;
+/** The join keys (as the join compares them) and the event time of a source row `s`. */
+function keyAndEventSql(plan: ViewReadPlan): string[] {
+  return [...plan.joinKeys.map((k, i) => `CAST(s.${sqlIdent(k.name)} AS ${keyType(k.dtype)}) AS ${KEY}${i}`), `${plan.eventTsSql} AS ${EVENT}`];
 }
 
-/** A view's build side: every joinable source row, its ASOF column (the ordering's STRUCT when `tied`, else the event time) and its features. */
-function buildSql(plan: ViewReadPlan, tied: boolean): string {
-  // The source position: the file's place among the source's files (sorted by path), then the row in it.
-  const fileIndex = `list_position([${plan.source.files.map(sqlString).join(', ')}], s.${FILE_COLUMN})`;
+/**
+ * The (key, event time) groups of a view's source that hold more than one
+ * row, with columns `__larder_k0..` and `__larder_event`: where the rule's
+ * tie-break decides. Usually none.
+ */
+export function tiedGroupsSql(plan: ViewReadPlan): string {
+  const cols = keyAndEventSql(plan);
+  return `SELECT ${cols.join(', ')} FROM ${plan.source.relation} AS s WHERE ${joinableWhere(plan)}
+    GROUP BY ALL HAVING count(*) > 1`;
+}
+
+/**
+ * A view's build side: every joinable source row, one per (key, event
+ * time). Rows of a tied group (in `tiedTable`) are reduced to the rule's
+ * winner; the others, the usual case, pass as they are.
+ */
+function buildSql(plan: ViewReadPlan, tiedTable: string | undefined): string {
   const cols = [
-    ...plan.joinKeys.map((k, i) => `CAST(s.${sqlIdent(k.name)} AS ${keyType(k.dtype)}) AS ${KEY}${i}`),
-    `${plan.eventTsSql} AS ${EVENT}`,
+    ...keyAndEventSql(plan),
     `${plan.createdTsSql ?? 'CAST(NULL AS BIGINT)'} AS ${CREATED}`,
-    // Without ties the event time itself is the ASOF column (EVENT).
-    ...(tied ? [`${orderStructSql({ event_ts: [plan.eventTsSql], created_ts: [plan.createdTsSql ?? 'NULL'], source_position: [fileIndex, `s.${ROW_COLUMN}`] })} AS ${ASOF_KEY}`] : []),
     ...plan.features.map((f, i) => `${f.sql} AS f${i}`),
   ];
-  return `(SELECT ${cols.join(', ')} FROM ${plan.source.relation} AS s WHERE ${joinableWhere(plan)})`;
+  const rows = (join: string, position = '') => `SELECT ${cols.join(', ')}${position} FROM ${plan.source.relation} AS s ${join} WHERE ${joinableWhere(plan)}`;
+  if (!tiedTable) return `(${rows('')})`;
+  const on = [...plan.joinKeys.map((k, i) => `CAST(s.${sqlIdent(k.name)} AS ${keyType(k.dtype)}) = t.${KEY}${i}`), `${plan.eventTsSql} = t.${EVENT}`].join(' AND ');
+  const groups = [...plan.joinKeys.map((_, i) => `${KEY}${i}`), EVENT].join(', ');
+  const untied = rows(`ANTI JOIN ${sqlIdent(tiedTable)} AS t ON ${on}`);
+  const tied = rows(`SEMI JOIN ${sqlIdent(tiedTable)} AS t ON ${on}`, `, s.${FILE_COLUMN}, s.${ROW_COLUMN}`);
+  const winners = `SELECT * EXCLUDE (${FILE_COLUMN}, ${ROW_COLUMN}) FROM (${tied}) QUALIFY row_number() OVER (PARTITION BY ${groups} ORDER BY ${WINNER_ORDER}) = 1`;
+  return `(${untied} UNION ALL BY NAME ${winners})`;
 }
 
-const keyType = (dtype: 'int64' | 'string') => (dtype === 'int64' ? 'BIGINT' : 'VARCHAR');
-
-/** One view of the join: its plan and the probe columns holding its join keys, in key order. */
+/** One view of the join: its plan, the probe columns holding its join keys (key order), and its tied groups, if any. */
 export interface JoinView {
   plan: ViewReadPlan;
   probeKeys: readonly string[];
-  /** Whether a key of the source has several rows at one event time (tiedEventsSql). */
-  tied: boolean;
+  /** A table of the source's tied (key, event time) groups (tiedGroupsSql), when it has any. */
+  tiedTable: string | undefined;
 }
 
 /** One output feature: a feature of one of the joined views. */
@@ -189,21 +173,11 @@ export function ruleValueSql(v: number, ttlSeconds: number, featureIndex: number
  * passthrough columns and each output's value by the rule.
  */
 export function pointInTimeSql(opts: PointInTimeOptions): string {
-  // The same fields as each build side's struct (the position's two columns included).
-  const probeKey = orderStructSql({ event_ts: [PROBE_TIME], created_ts: [''], source_position: ['', ''] }, `p0.${PROBE_TIME}`);
-  // A probe without a time matches nothing: its keys are nulled (DuckDB's
-  // ASOF matches a NULL struct with the greatest row).
   const joins = opts.views.map((jv, v) => {
-    const on = jv.plan.joinKeys.map((k, i) => {
-      const probe = `CAST(p.${sqlIdent(jv.probeKeys[i]!)} AS ${keyType(k.dtype)})`;
-      return `(CASE WHEN p.${PROBE_TIME} IS NULL THEN NULL ELSE ${probe} END) = v${v}.${KEY}${i}`;
-    });
-    const inequality = jv.tied ? `p.${PROBE_KEY} >= v${v}.${ASOF_KEY}` : `p.${PROBE_TIME} >= v${v}.${EVENT}`;
-    return `ASOF LEFT JOIN ${buildSql(jv.plan, jv.tied)} AS v${v} ON ${[...on, inequality].join(' AND ')}`;
+    const on = jv.plan.joinKeys.map((k, i) => `CAST(p.${sqlIdent(jv.probeKeys[i]!)} AS ${keyType(k.dtype)}) = v${v}.${KEY}${i}`);
+    return `ASOF LEFT JOIN ${buildSql(jv.plan, jv.tiedTable)} AS v${v} ON ${[...on, `p.${PROBE_TIME} >= v${v}.${EVENT}`].join(' AND ')}`;
   });
   const present = opts.present ?? ((sql: string) => sql);
-  // The probe's struct is made only when a view needs it.
-  const tiedAny = opts.views.some((jv) => jv.tied);
   const items = [opts.passthrough];
   for (const o of opts.outputs) {
     const jv = opts.views[o.view]!;
@@ -212,8 +186,8 @@ export function pointInTimeSql(opts: PointInTimeOptions): string {
     items.push(`${present(ruleValueSql(o.view, jv.plan.view.ttlSeconds, o.feature, def, opts.defaults), def)} AS ${sqlIdent(o.name)}`);
   }
   if (opts.rowStatuses) {
+    const code = (s: RowStatus) => ROW_STATUS_CODES.indexOf(s as (typeof ROW_STATUS_CODES)[number]);
     opts.views.forEach((jv, v) => {
-      const code = (s: RowStatus) => ROW_STATUS_CODES.indexOf(s as (typeof ROW_STATUS_CODES)[number]);
       const status = `CASE WHEN v${v}.${EVENT} IS NULL THEN ${code('NOT_FOUND')} WHEN ${freshSql(v, jv.plan.view.ttlSeconds)} THEN ${code('PRESENT')} ELSE ${code('OUTSIDE_MAX_AGE')} END`;
       items.push(`CAST(${status} AS TINYINT) AS ${rowStatusColumn(v)}`);
     });
@@ -223,16 +197,24 @@ export function pointInTimeSql(opts: PointInTimeOptions): string {
     for (const o of opts.outputs) items.push(`v${o.view}.f${o.feature} AS ${storedColumn(o.view, o.feature)}`);
   }
   return `SELECT ${items.join(', ')}
-    FROM ${tiedAny ? `(SELECT p0.*, CASE WHEN p0.${PROBE_TIME} IS NULL THEN NULL ELSE ${probeKey} END AS ${PROBE_KEY} FROM ${opts.probes} AS p0)` : opts.probes} AS p
+    FROM ${opts.probes} AS p
     ${joins.join('\n    ')}${opts.orderBy ? `\n    ORDER BY ${opts.orderBy}` : ''}`;
 }
 
-/** The join views of `plans`, each checked for tied event times (one aggregate query per view). */
+let tiedTables = 0;
+
+/**
+ * The join views of `plans`: each source's tied groups are found (one
+ * aggregate over its rows) and kept in a temp table when there are any.
+ */
 export async function joinViews(conn: DuckDBConnection, plans: readonly ViewReadPlan[]): Promise<JoinView[]> {
   const views: JoinView[] = [];
   for (const plan of plans) {
-    const tied = Number((await queryRows(conn, tiedEventsSql(plan)))[0]!.tied) > 0;
-    views.push({ plan, probeKeys: plan.joinKeys.map((k) => k.name), tied });
+    const table = `__larder_tied_${++tiedTables}`;
+    await conn.run(`CREATE OR REPLACE TEMP TABLE ${sqlIdent(table)} AS ${tiedGroupsSql(plan)}`);
+    const tied = Number((await queryRows(conn, `SELECT count(*) AS n FROM ${sqlIdent(table)}`))[0]!.n);
+    if (tied === 0) await conn.run(`DROP TABLE ${sqlIdent(table)}`);
+    views.push({ plan, probeKeys: plan.joinKeys.map((k) => k.name), tiedTable: tied > 0 ? table : undefined });
   }
   return views;
 }

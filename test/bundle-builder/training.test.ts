@@ -6,8 +6,10 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { tableFromIPC } from 'apache-arrow';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildTrainingSet } from '../../bundle-builder/training.js';
 import { tempDir, useDataFiles, writeConfig } from './helpers.js';
@@ -103,6 +105,41 @@ describe('larder training', () => {
     const both = await larder(['training', repo, '--entities', 'e.csv', '--out', 'x.parquet']);
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('give either --features <refs> or --feature-service <name>');
+  });
+});
+
+describe('Arrow output', () => {
+  it('writes lists, timestamps, dates and integers that read back as written', async () => {
+    const dir = await tempDir();
+    await data.write(join(dir, 'data', 'e.parquet'), { user_id: 'BIGINT', ts: 'TIMESTAMP', emb: 'FLOAT[]', tags: 'VARCHAR[]', seen: 'TIMESTAMP' }, [
+      [1, T('10:00:00'), [0.5, -1.25], ['a', 'b'], T('09:30:00.123')],
+    ]);
+    await writeConfig(dir, {
+      project: 'arrowout',
+      entities: [{ name: 'user', joinKeys: ['user_id'] }],
+      sources: [{ name: 's', path: 'data/e.parquet', timestampField: 'ts' }],
+      featureViews: [{ name: 'v', entities: ['user'], source: 's', ttlSeconds: 0, features: [
+        { name: 'emb', dtype: 'float32[]' }, { name: 'tags', dtype: 'string[]' }, { name: 'seen', dtype: 'timestamp' },
+      ] }],
+    });
+    const entities = join(dir, 'entities.parquet');
+    await data.write(entities, { user_id: 'BIGINT', event_timestamp: 'TIMESTAMP', day: 'DATE' }, [[1, '2024-01-01 11:00:00.000123', new Date('2024-01-01T00:00:00Z')], [2, T('11:00:00'), null]]);
+    const out = join(dir, 'out.arrow');
+    await buildTrainingSet({ repoDir: dir, entitiesFile: entities, features: ['v:*'], outFile: out });
+    const table = tableFromIPC(await readFile(out));
+    expect(table.schema.fields.map((f) => `${f.name}: ${f.type}`)).toEqual([
+      'user_id: Int64', 'event_timestamp: Timestamp<MICROSECOND>', 'day: Date32<DAY>', 'emb: List<Float32>', 'tags: List<Utf8>', 'seen: Timestamp<MICROSECOND>',
+    ]);
+    const rows = table.toArray().map((r) => r.toJSON());
+    expect(Number(rows[0]!.user_id)).toBe(1);
+    // Microseconds pass through exactly.
+    const micros = table.getChild('event_timestamp')!.data[0]!.values as BigInt64Array;
+    expect(micros[0]).toBe(BigInt(T('11:00:00').getTime()) * 1000n + 123n);
+    expect(rows[0]!.day).toBe(Date.parse('2024-01-01T00:00:00Z'));
+    expect([...(rows[0]!.emb as Iterable<number>)]).toEqual([0.5, -1.25]);
+    expect([...(rows[0]!.tags as Iterable<string>)]).toEqual(['a', 'b']);
+    expect(rows[0]!.seen).toBe(T('09:30:00.123').getTime());
+    expect([rows[1]!.emb, rows[1]!.tags, rows[1]!.seen, rows[1]!.day]).toEqual([null, null, null, null]);
   });
 });
 
