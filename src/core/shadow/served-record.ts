@@ -3,9 +3,9 @@
  * request, written by the sidecar (`--log-served`) and read by `larder
  * shadow` (and by DuckDB: `SELECT * FROM read_ndjson('dir/*.ndjson')`).
  *
- *   {"request_ms":1767227400000,"request_id":"m1x2.812.17","entity_index":0,
- *    "project":"shop","bundle_version":3,"bundle_as_of_ms":1767225600000,
- *    "serve_stale":false,"entity":{"user_id":1},
+ *   {"request_ms":1767227400000,"request_id":"m1x2.812.17","project":"shop",
+ *    "bundle_version":3,"bundle_as_of_ms":1767225600000,"serve_stale":false,
+ *    "entity_index":0,"entity":{"user_id":1},
  *    "views":[{"view":"user_stats","tier":"bundle","event_ms":1767225600000,
  *              "created_ms":null,"features":["clicks","ctr"],"values":[10,0.5],
  *              "statuses":["PRESENT","PRESENT"]}]}
@@ -173,6 +173,7 @@ export class ServedLineWriter {
   /** Per entity, the statuses of the view being written, when one is not PRESENT (else undefined). */
   private statuses: (FieldStatus[] | undefined)[] = [];
   private readonly out = new Batch();
+  private readonly head = new JsonWriter();
   /** The fields every line of a bundle shares, encoded once per bundle and rule. */
   private common: { project: string; version: number; asOfMs: number; serveStale: boolean; bytes: Uint8Array } | undefined;
 
@@ -191,19 +192,23 @@ export class ServedLineWriter {
     const { plan, results, tierNames } = answer;
     const n = plan.entityCount;
     while (this.writers.length < n) this.writers.push(new JsonWriter());
-    const common = this.commonBytes(answer);
     const writers = this.writers;
+    // The fields every line of the request shares, written once and copied to each line.
+    const head = this.head;
+    head.reset();
+    head.raw('{"request_ms":');
+    head.number(answer.nowMs);
+    head.raw(',"request_id":');
+    head.string(answer.requestId);
+    head.chunk(this.commonBytes(answer));
+    head.raw(',"entity_index":');
+    const shared = head.view();
     for (let i = 0; i < n; i++) {
       if (keep && keep[i] === 0) continue;
       const w = writers[i]!;
       w.reset();
-      w.raw('{"request_ms":');
-      w.number(answer.nowMs);
-      w.raw(',"request_id":');
-      w.string(answer.requestId);
-      w.raw(',"entity_index":');
+      w.chunk(shared);
       w.number(i);
-      w.chunk(common);
       w.raw(',"entity":{');
       for (let k = 0; k < plan.joinKeys.length; k++) {
         const jk = plan.joinKeys[k]!;
