@@ -14,6 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILD_COMMAND } from '../bundle-builder/commands/build.js';
 import { MATERIALIZE_COMMAND } from '../bundle-builder/commands/materialize.js';
 import { PUSH_COMMAND } from '../bundle-builder/commands/push.js';
+import { SHADOW_COMMAND } from '../bundle-builder/commands/shadow.js';
+import { TRAINING_COMMAND } from '../bundle-builder/commands/training.js';
 import { errorsMarkdownTable } from '../src/cli/errors.js';
 import { optionsMarkdownTable } from '../src/option-table.js';
 import { SERVE_COMMAND } from '../src/sidecar/options.js';
@@ -129,6 +131,11 @@ describe('README', () => {
   it('lists the materialize and push options the code has', () => {
     expectGenerated('<!-- materialize options: generated from bundle-builder/commands/materialize.ts; test/readme.test.ts checks it -->', optionsMarkdownTable(MATERIALIZE_COMMAND));
     expectGenerated('<!-- push options: generated from bundle-builder/commands/push.ts; test/readme.test.ts checks it -->', optionsMarkdownTable(PUSH_COMMAND));
+  });
+
+  it('lists the training and shadow options the code has', () => {
+    expectGenerated('<!-- training options: generated from bundle-builder/commands/training.ts; test/readme.test.ts checks it -->', optionsMarkdownTable(TRAINING_COMMAND));
+    expectGenerated('<!-- shadow options: generated from bundle-builder/commands/shadow.ts; test/readme.test.ts checks it -->', optionsMarkdownTable(SHADOW_COMMAND));
   });
 
   it('lists the error codes of the catalog', () => {

@@ -29,6 +29,7 @@ const ROUTES: ReadonlyMap<string, string> = new Map([
   [PUSH_ROUTE, 'POST'],
   ['/hot-keys', 'GET'],
   ['/admin/rollback', 'POST'],
+  ['/drift', 'GET'],
 ]);
 const UNMATCHED_ROUTE = 'unmatched';
 
@@ -100,6 +101,14 @@ export function createApp(deps: AppDeps, mount?: (app: Hono, measured: (route: s
   }));
 
   mount?.(app, measured);
+  app.get('/drift', measured('/drift', (c) => {
+    const state = holder.current;
+    if (!state) throw new LarderError('LARDER_ERR_NOT_READY', `no bundle loaded: ${holder.notReadyReason}`);
+    const report = deps.tap?.driftReport(state, now());
+    if (!report) throw new LarderError('LARDER_ERR_NOT_FOUND', 'drift is off: start the sidecar with --drift-sample above 0');
+    c.header('x-larder-bundle-version', state.versionHeader);
+    return c.json(report);
+  }));
 
   // Unknown paths, and known paths with the wrong method, under one metrics label.
   app.notFound(measured(UNMATCHED_ROUTE, (c) => {

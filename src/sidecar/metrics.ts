@@ -30,7 +30,18 @@ class RequestSeries {
   }
 }
 
-const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+export const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+/**
+ * A component's own metric families (the served log, drift), rendered
+ * after the built-in ones on each scrape; `nowMs` is the scrape's clock.
+ */
+export type MetricsCollector = (out: string[], nowMs: number) => void;
+
+/** Starts a metric family: its HELP and TYPE lines. */
+export function metricFamily(out: string[], name: string, type: 'counter' | 'gauge', help: string): void {
+  out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+}
 
 export class Metrics {
   /** route -> HTTP status -> series. */
@@ -41,12 +52,11 @@ export class Metrics {
   private readonly tierErrors = new Map<string, number>();
   private readonly valuesByStatus: Record<FieldStatus, number> = { PRESENT: 0, NULL_VALUE: 0, NOT_FOUND: 0, OUTSIDE_MAX_AGE: 0 };
   private readonly bundleLoads = { ok: 0, rejected: 0 };
-  /** Components' own families (Redis, the change stream), appended when scraped. */
-  private readonly collectors: ((out: string[]) => void)[] = [];
+  private readonly collectors: MetricsCollector[] = [];
 
-  /** Adds a component's lines (with their # HELP and # TYPE) to every scrape. */
-  addCollector(collect: (out: string[]) => void): void {
-    this.collectors.push(collect);
+  /** Adds a component's metrics to every scrape. */
+  addCollector(collector: MetricsCollector): void {
+    this.collectors.push(collector);
   }
 
   observeRequest(route: string, status: number, seconds: number): void {
@@ -143,7 +153,7 @@ export class Metrics {
     family('larder_lru_hit_ratio', 'gauge', 'LRU hits / lookups since start (0 before any lookup).');
     const lookups = lru.hits + lru.misses;
     out.push(`larder_lru_hit_ratio ${lookups === 0 ? 0 : lru.hits / lookups}`);
-    for (const collect of this.collectors) collect(out);
+    for (const collect of this.collectors) collect(out, nowMs);
     return out.join('\n') + '\n';
   }
 }

@@ -15,6 +15,7 @@ import { type ResolvedRequest, resolveRequest } from '../core/feast/online.js';
 import { feastResponseJson } from '../core/feast/response-json.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
+import type { ServedTap } from './served-log/tap.js';
 import { type BodyReader, type HeaderReader, checkBodyHeaders, parseJson } from './request-body.js';
 import type { ServingState, ServingStateHolder } from './serving-state.js';
 
@@ -39,6 +40,8 @@ export interface RouteDeps {
   log: Logger;
   /** Told the keys of every answered request (the hot-key sketch, lifecycle/hot-keys.ts). */
   hotKeys?: { observe(views: ResolvedRequest['plan']['views']): void };
+  /** The served-value log and drift window, when on: offered every answer (served-log/tap.ts). */
+  tap?: ServedTap;
 }
 
 export interface Answer {
@@ -133,11 +136,14 @@ export function answerBody(deps: RouteDeps, bytes: Uint8Array, t0: number, alloc
 }
 
 function answerResolved(deps: RouteDeps, state: ServingState, resolved: ResolvedRequest, t0: number, t1: number, alloc?: (size: number) => Buffer<ArrayBuffer>): Answer {
-  const answer = new AnswerColumns(resolved.plan, resolved.results, deps.now(), deps.rule);
+  const nowMs = deps.now();
+  const answer = new AnswerColumns(resolved.plan, resolved.results, nowMs, deps.rule);
   deps.hotKeys?.observe(resolved.plan.views);
   const bytes = feastResponseJson(answer, alloc);
   const t2 = performance.now();
   deps.metrics.countServed(resolved.tierNames, resolved.servedBy, answer.counts);
+  // Queued, not written: the tap judges and writes it after the response.
+  deps.tap?.offer(state, resolved, answer, nowMs);
   return {
     status: 200,
     headers: {

@@ -52,6 +52,25 @@ export interface ServeOptions {
   hotKeyCapacity?: number;
   /** An origin (larder origin) to follow into --bundles. */
   bundleUrl?: string;
+  // The served-value log and drift (src/sidecar/served-log/). Optional so
+  // that code building options by hand may leave them out: a missing one
+  // takes its default from SERVE_OPTIONS.
+  /** Directory of the served-value log; null: no log. */
+  logServed?: string | null;
+  /** Fraction of entities (or requests) logged, 0..1. */
+  logSample?: number;
+  /** Sample whole entities by a hash of their key (all requests of a sampled entity), or requests at random. */
+  logSampleBy?: 'key' | 'request';
+  /** Most entity rows waiting to be logged; beyond it rows are dropped and counted. */
+  logBufferRows?: number;
+  /** Log files are closed at this size, bytes. */
+  logRotateBytes?: number;
+  /** Log files are closed at this age, seconds. */
+  logRotateSeconds?: number;
+  /** Fraction of requests whose values feed the drift window (all logged ones do too). */
+  driftSample?: number;
+  /** Length of the drift window, seconds. */
+  driftWindowSeconds?: number;
 }
 
 /** One entry of the serve table. */
@@ -63,6 +82,11 @@ function checked(problem: (raw: string) => string | undefined = () => undefined)
     const why = problem(raw.trim());
     return why ? { invalid: why } : raw.trim();
   };
+}
+
+function fraction(raw: string): number | { invalid: string } {
+  const n = /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(raw) ? Number(raw) : NaN;
+  return n >= 0 && n <= 1 ? n : { invalid: 'must be a fraction from 0 to 1 (e.g. 0.1)' };
 }
 
 export const SERVE_OPTIONS: readonly OptionSpec[] = [
@@ -188,11 +212,51 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     description: 'Base URL of a larder origin to follow: polled every --poll-ms (jittered) with If-None-Match; a newer bundle is downloaded into --bundles (size-limited by --max-bundle-bytes, hash-checked, fsynced, renamed) and swapped in like any file there. Without network the last good bundle there serves.',
     parse: (raw) => (/^https?:\/\/\S+$/i.test(raw.trim()) ? raw.trim() : { invalid: 'must be an http:// or https:// URL' }),
   },
+  {
+    key: 'logServed', flag: '--log-served', env: 'LARDER_LOG_SERVED', valueName: '<dir>', defaultText: 'none',
+    description: 'Directory for the served-value log: one NDJSON line per entity answered (request time, join keys, and per feature the value, status, tier, bundle version and the row\'s event and created time), in files rotated by size and age, for larder shadow. none: no log.',
+    parse: (raw) => (raw.trim() === '' || raw.trim() === 'none' ? null : raw),
+  },
+  {
+    key: 'logSample', flag: '--log-sample', env: 'LARDER_LOG_SAMPLE', valueName: '<fraction>', defaultText: '1',
+    description: 'Fraction of entities (or requests, see --log-sample-by) written to the served-value log.',
+    parse: fraction,
+  },
+  {
+    key: 'logSampleBy', flag: '--log-sample-by', env: 'LARDER_LOG_SAMPLE_BY', valueName: '<key|request>', defaultText: 'key',
+    description: 'key: an entity is logged when the hash of its join key values falls in the sample, so every request for a sampled entity is kept; request: each request is logged or not at random.',
+    parse: (raw) => (raw.trim() === 'key' || raw.trim() === 'request' ? (raw.trim() as 'key' | 'request') : { invalid: 'must be key or request' }),
+  },
+  {
+    key: 'logBufferRows', flag: '--log-buffer-rows', env: 'LARDER_LOG_BUFFER_ROWS', valueName: '<n>', defaultText: '100000',
+    description: 'Most entity rows held waiting to be logged. Logging never holds up a request: past this bound rows are dropped and counted in /metrics (larder_served_log_rows_total{result="dropped"}).',
+    parse: integer(1, 100_000_000, 'an integer from 1 to 100000000'),
+  },
+  {
+    key: 'logRotateBytes', flag: '--log-rotate-bytes', env: 'LARDER_LOG_ROTATE_BYTES', valueName: '<bytes>', defaultText: '64MiB',
+    description: 'A served-log file is closed (renamed from .ndjson.part to .ndjson) once it holds this many bytes.',
+    parse: bytes(1, 'at least 1'),
+  },
+  {
+    key: 'logRotateSeconds', flag: '--log-rotate-seconds', env: 'LARDER_LOG_ROTATE_SECONDS', valueName: '<s>', defaultText: '3600',
+    description: 'A served-log file is closed once it has been open this long.',
+    parse: integer(1, 31_536_000, 'an integer from 1 to 31536000'),
+  },
+  {
+    key: 'driftSample', flag: '--drift-sample', env: 'LARDER_DRIFT_SAMPLE', valueName: '<fraction>', defaultText: '0.01',
+    description: 'Fraction of requests whose served values are compared with the training distribution in the bundle manifest (every logged request counts too); GET /drift and /metrics show the PSI per feature. 0 turns drift off.',
+    parse: fraction,
+  },
+  {
+    key: 'driftWindowSeconds', flag: '--drift-window-seconds', env: 'LARDER_DRIFT_WINDOW_SECONDS', valueName: '<s>', defaultText: '600',
+    description: 'The drift window: PSI is computed over the values served in the last this many seconds.',
+    parse: integer(1, 31_536_000, 'an integer from 1 to 31536000'),
+  },
 ];
 
 export const SERVE_COMMAND: CommandSpec<ServeOptions> = {
   name: 'serve',
-  about: "Serves bundles over Feast's HTTP API: POST /get-online-features, GET /health, /ready, /bundle, /metrics.",
+  about: "Serves bundles over Feast's HTTP API: POST /get-online-features and /push, GET /health, /ready, /bundle, /metrics, /drift, /hot-keys, POST /admin/rollback.",
   positionals: [],
   options: SERVE_OPTIONS,
 };

@@ -23,6 +23,7 @@ import { CONNECTION_ROUTE, type ConnectionGuard, HTTP_TIMEOUTS, answerEarly, gua
 import { ServingStateHolder } from './serving-state.js';
 import { pushDeps, redisServing } from './redis-serving.js';
 import { type Lifecycle, createLifecycle } from './lifecycle/wire.js';
+import { startServedTap } from './served-log/start.js';
 
 export interface Sidecar {
   readonly host: string;
@@ -78,15 +79,21 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
   redis?.start(holder);
   await lifecycle.startSync(() => source.check());
 
+  const rule = { serveStale: options.serveStale };
+  const tap = await startServedTap(options, { rule, metrics, log }).catch((e: unknown) => {
+    source.stop();
+    throw e;
+  });
   const deps: AppDeps = {
     state: holder,
     now,
-    rule: { serveStale: options.serveStale },
+    rule,
     limits: { maxBodyBytes: options.maxBodyBytes, maxEntities: options.maxEntities },
     metrics,
     log,
     push: pushDeps(options, redis),
     hotKeys: lifecycle.hotKeys,
+    tap,
   };
   const { server, guard, endKeepAlive } = createHttpServer(deps, options.maxConnections, lifecycle.mount);
   try {
@@ -95,6 +102,7 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
     source.stop();
     await redis?.close();
     lifecycle.stop();
+    await tap?.close();
     throw e;
   }
   const address = server.address();
@@ -119,7 +127,11 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
       // A request still arriving on an open keep-alive connection is
       // answered, and its connection closes after the response.
       endKeepAlive();
-      if (!shutdown) shutdown = closeGracefully(server, guard, graceMs, () => redis?.close());
+      if (!shutdown) shutdown = closeGracefully(server, guard, graceMs, async () => {
+        // Every answer sent is in the tap by now: write them all before resolving.
+        await tap?.close();
+        await redis?.close();
+      });
       else if (graceMs === 0) shutdown.cutNow();
       return shutdown.done;
     },

@@ -20,18 +20,25 @@ const parse = (argv: string[], env: Record<string, string> = {}) => {
   return r.options;
 };
 
+/** The served-value log's and drift's defaults (served-log options). */
+const SERVED_LOG_DEFAULTS = {
+  logServed: null, logSample: 1, logSampleBy: 'key', logBufferRows: 100_000, logRotateBytes: 64 * 1024 * 1024, logRotateSeconds: 3600,
+  driftSample: 0.01, driftWindowSeconds: 600,
+};
+
 describe('parseServeArgs', () => {
   it('defaults', () => {
     expect(parse(['--bundles', 'b'])).toEqual({
       bundles: 'b', host: '127.0.0.1', port: 6566, cacheMaxBytes: 64 * 1024 * 1024, maxBodyBytes: 1024 * 1024,
       maxEntities: 10_000, pollMs: 2000, shutdownGraceMs: 10_000, serveStale: false, maxConnections: 1024, maxBundleBytes: 1024 ** 3, hotKeyCapacity: 1000,
       redis: undefined, redisCluster: undefined, redisNamespace: 'larder', redisTimeoutMs: 25, redisCacheTtlMs: 30_000, redisStreamMaxLen: 100_000, adminToken: undefined, repo: undefined,
+      ...SERVED_LOG_DEFAULTS,
     });
   });
 
   it('environment variables fill what flags leave out; flags win', () => {
     const env = { LARDER_BUNDLES: '/env', LARDER_PORT: '7000', LARDER_HOST: '0.0.0.0', LARDER_CACHE_MAX_BYTES: '1MiB', LARDER_MAX_BODY_BYTES: '2048', LARDER_MAX_ENTITIES: '50', LARDER_POLL_MS: '100', LARDER_SHUTDOWN_GRACE_MS: '0', LARDER_SERVE_STALE: 'true', LARDER_MAX_CONNECTIONS: '8' };
-    expect(parse([], env)).toEqual({ bundles: '/env', host: '0.0.0.0', port: 7000, cacheMaxBytes: 1024 * 1024, maxBodyBytes: 2048, maxEntities: 50, pollMs: 100, shutdownGraceMs: 0, serveStale: true, maxConnections: 8, maxBundleBytes: 1024 ** 3, hotKeyCapacity: 1000, redis: undefined, redisCluster: undefined, redisNamespace: 'larder', redisTimeoutMs: 25, redisCacheTtlMs: 30_000, redisStreamMaxLen: 100_000, adminToken: undefined, repo: undefined });
+    expect(parse([], env)).toEqual({ bundles: '/env', host: '0.0.0.0', port: 7000, cacheMaxBytes: 1024 * 1024, maxBodyBytes: 2048, maxEntities: 50, pollMs: 100, shutdownGraceMs: 0, serveStale: true, maxConnections: 8, maxBundleBytes: 1024 ** 3, hotKeyCapacity: 1000, redis: undefined, redisCluster: undefined, redisNamespace: 'larder', redisTimeoutMs: 25, redisCacheTtlMs: 30_000, redisStreamMaxLen: 100_000, adminToken: undefined, repo: undefined, ...SERVED_LOG_DEFAULTS });
     const redisEnv = { LARDER_REDIS: 'rediss://:pw@cache:6380/2', LARDER_REDIS_NAMESPACE: 'staging', LARDER_REDIS_TIMEOUT_MS: '10', LARDER_REDIS_CACHE_TTL_MS: '500', LARDER_REDIS_STREAM_MAX_LEN: '1000', LARDER_ADMIN_TOKEN: 'a-long-admin-token-1', LARDER_REPO: '/repo' };
     expect(parse(['--bundles', 'b'], redisEnv)).toMatchObject({ redis: 'rediss://:pw@cache:6380/2', redisNamespace: 'staging', redisTimeoutMs: 10, redisCacheTtlMs: 500, redisStreamMaxLen: 1000, adminToken: 'a-long-admin-token-1', repo: '/repo' });
     expect(parse(['--bundles', 'b', '--redis-cluster', '10.0.0.1:7000,10.0.0.2:7000'])).toMatchObject({ redisCluster: '10.0.0.1:7000,10.0.0.2:7000' });
@@ -124,5 +131,20 @@ describe('help and README table come from the same list', () => {
       }
     }
     expect(table.split('\n')).toHaveLength(SERVE_OPTIONS.length + 2);
+  });
+});
+
+describe('served-log and drift options', () => {
+  it('parse from flags and the environment', () => {
+    expect(parse(['--bundles', 'b', '--log-served', '/var/log/larder', '--log-sample', '0.25', '--log-sample-by', 'request', '--log-rotate-bytes', '1MiB'], { LARDER_DRIFT_SAMPLE: '1', LARDER_DRIFT_WINDOW_SECONDS: '60' }))
+      .toMatchObject({ logServed: '/var/log/larder', logSample: 0.25, logSampleBy: 'request', logRotateBytes: 1024 * 1024, driftSample: 1, driftWindowSeconds: 60 });
+    expect(parse(['--bundles', 'b', '--log-served', 'none']).logServed).toBeNull();
+  });
+
+  it('refuse bad values, naming the flag', () => {
+    expect(() => parse(['--bundles', 'b', '--log-sample', '1.5'])).toThrow(/--log-sample \(LARDER_LOG_SAMPLE\) must be a fraction from 0 to 1/);
+    expect(() => parse(['--bundles', 'b', '--log-sample-by', 'user'])).toThrow(/--log-sample-by \(LARDER_LOG_SAMPLE_BY\) must be key or request/);
+    expect(() => parse(['--bundles', 'b', '--drift-sample=-0.1'])).toThrow(/--drift-sample \(LARDER_DRIFT_SAMPLE\) must be a fraction/);
+    expect(() => parse(['--bundles', 'b', '--log-buffer-rows', '0'])).toThrow(/--log-buffer-rows \(LARDER_LOG_BUFFER_ROWS\) must be an integer from 1/);
   });
 });
