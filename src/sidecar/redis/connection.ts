@@ -122,7 +122,16 @@ export function connectRedis(target: RedisTarget, opts: ConnectOptions): RedisCl
       maxRedirections: 4,
       slotsRefreshTimeout: 1000,
       redisOptions: {
-        ...common,
+        // Not enableOfflineQueue: the cluster opens each node's connection on
+        // its first command, which must wait in that node's queue (its own
+        // default; commandTimeout and the callers' deadlines bound the wait)
+        // rather than fail the first reads of every master. The cluster
+        // itself keeps no queue (above).
+        commandTimeout: common.commandTimeout,
+        connectTimeout: common.connectTimeout,
+        maxRetriesPerRequest: common.maxRetriesPerRequest,
+        connectionName: common.connectionName,
+        disableClientInfo: common.disableClientInfo,
         ...(target.password !== undefined ? { password: target.password } : {}),
         ...(target.username !== undefined ? { username: target.username } : {}),
         ...(target.tls ? { tls: {} } : {}),
