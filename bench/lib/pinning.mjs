@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { cpuMsOf } from './proc-cpu.mjs';
 
 export const SERVER_CORE = 0;
 export const LOAD_CORE = 1;
@@ -77,4 +78,25 @@ export async function waitForQuiet({ maxWaitMs, busyBelowPct = 25 }) {
     const waitedMs = performance.now() - t0;
     if (busy.every((b) => b < busyBelowPct) || waitedMs >= maxWaitMs) return { busy, waitedMs, quiet: busy.every((b) => b < busyBelowPct) };
   }
+}
+
+/**
+ * Runs `run` and adds each core's busy share over it, and the share of a
+ * core the server (`serverPid`) used: what other processes took from the
+ * two cores is then the busy share minus the server's (core SERVER_CORE)
+ * or the load generator's (core LOAD_CORE).
+ */
+export async function withCoreShares(serverPid, run) {
+  const ticks0 = coreTicks();
+  const server0 = cpuMsOf(serverPid);
+  const t0 = performance.now();
+  const result = await run();
+  const ms = performance.now() - t0;
+  const ticks1 = coreTicks();
+  return {
+    ...result,
+    serverCoreBusyPct: busyPct(ticks0, ticks1, SERVER_CORE),
+    loadCoreBusyPct: busyPct(ticks0, ticks1, LOAD_CORE),
+    serverCpuPctOfRun: ((cpuMsOf(serverPid) - server0) / ms) * 100,
+  };
 }

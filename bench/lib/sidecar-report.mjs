@@ -17,27 +17,33 @@ function sumUp(runs) {
     cpuUs: median(runs.map((r) => r.serverCpuUsPerRequest)),
     serverCpuMin: Math.min(...runs.map((r) => r.serverCpuPct)),
     wrkCpuMax: Math.max(...runs.map((r) => r.wrkCpuPct)),
-    bad: runs.reduce((a, r) => a + r.non2xx + r.errors, 0),
+    loadCoreMax: Math.max(...runs.map((r) => r.loadCoreBusyPct)),
   };
 }
 
 /**
- * Whether a case's bare runs measured the bare server and not wrk: wrk's
- * core must have room left while the server's core is full. Returns
- * [verdict, ok]; `ok` false when the bare figure may be capped by wrk or
- * by other work.
+ * Whether a case's bare runs measured the bare server and not the load
+ * side: wrk's core must have room left while the server's core is full.
+ * Returns [verdict, ok].
  */
 function limitCheck(bare) {
-  if (bare.wrkCpuMax >= 90) return [`**wrk near its core's limit** (${pct(bare.wrkCpuMax)}): the bare figure may be capped, so the ratio may flatter the sidecar`, false];
-  if (bare.serverCpuMin < 85) return [`**neither core full** (bare server ${pct(bare.serverCpuMin)}, wrk ${pct(bare.wrkCpuMax)}): other work limited a bare run; rerun`, false];
-  return [`server-bound: bare server >= ${pct(bare.serverCpuMin)}, wrk <= ${pct(bare.wrkCpuMax)}`, true];
+  const capped = 'the bare figure may be capped, so the requests/s ratio may flatter the sidecar: the CPU ratio is the per-core figure for this case';
+  if (bare.wrkCpuMax >= 90) return [`**wrk near its core's limit** (wrk ${pct(bare.wrkCpuMax)}): ${capped}`, false];
+  if (bare.loadCoreMax >= 95) return [`**core ${LOAD_CORE} full** (wrk ${pct(bare.wrkCpuMax)}, core ${pct(bare.loadCoreMax)} busy with other work): ${capped}`, false];
+  if (bare.serverCpuMin < 85) return [`**server's core not full** (bare server ${pct(bare.serverCpuMin)}, wrk ${pct(bare.wrkCpuMax)}): other work or the loopback held a bare run; ${capped}`, false];
+  return [`server-bound: bare server >= ${pct(bare.serverCpuMin)} of core ${SERVER_CORE}, wrk <= ${pct(bare.wrkCpuMax)} of core ${LOAD_CORE}`, true];
 }
+
+/** What other processes took from the server's and the load generator's cores during a run. */
+const otherCell = (r) => `${pct(r.otherServerCorePct)} / ${pct(r.otherLoadCorePct)}${Math.max(r.otherServerCorePct, r.otherLoadCorePct) > DISTURBED ? ' **disturbed**' : ''}`;
+let DISTURBED = 15;
 
 /** The cores' busy shares in the 500 ms before a run, and the wait for them. */
 const quietCell = (q) => `${q.busy.map((b) => pct(b)).join(', ')}${q.waitedMs > 1000 ? ` (waited ${num(q.waitedMs / 1000)} s)` : ''}${q.quiet ? '' : ' **busy**'}`;
 
 export function renderSidecarReport(x) {
   const { size, throughput, fixed, validation, built, data } = x;
+  DISTURBED = x.disturbedPct;
   const sums = Object.fromEntries(CASES.map((c) => [c.id, { bare: sumUp(throughput[c.id].bare), sidecar: sumUp(throughput[c.id].sidecar) }]));
   const ratio = (id) => sums[id].sidecar.rps / sums[id].bare.rps;
   const roundRatios = (id) => throughput[id].bare.map((b, r) => throughput[id].sidecar[r].rps / b.rps);
@@ -56,10 +62,10 @@ export function renderSidecarReport(x) {
     const w = throughput[c.id][s][r];
     return [
       c.id, r + 1, s, num(w.rps), us(w.p50), us(w.p99), us(w.max), pct(w.serverCpuPct), num(w.serverCpuUsPerRequest, 1),
-      pct(Math.max(0, w.serverCoreBusyPct - w.serverCpuPct)), pct(w.wrkCpuPct), pct(w.loadCoreBusyPct), num(w.bytesPerResponse), num(w.non2xx + w.errors), quietCell(w.quiet),
+      pct(w.wrkCpuPct), otherCell(w), num(w.bytesPerResponse), num(w.non2xx + w.errors), quietCell(w.quiet), w.attempts,
     ];
   })));
-  const roundHead = ['case', 'round', 'server', 'requests/s', 'p50 µs', 'p99 µs', 'max µs', `server CPU (core ${SERVER_CORE})`, 'server CPU µs/request', `other work on core ${SERVER_CORE}`, `wrk CPU (core ${LOAD_CORE})`, `core ${LOAD_CORE} busy`, 'bytes/response', 'non-2xx + errors', 'cores busy just before'];
+  const roundHead = ['case', 'round', 'server', 'requests/s', 'p50 µs', 'p99 µs', 'max µs', `server CPU (core ${SERVER_CORE})`, 'server CPU µs/request', `wrk CPU (core ${LOAD_CORE})`, `other processes on core ${SERVER_CORE} / ${LOAD_CORE}`, 'bytes/response', 'non-2xx + errors', 'cores busy just before', 'attempts'];
 
   const errorsCell = (s) => {
     const n = s.non2xx + s.errors + s.timeouts + s.problems.reduce((a, p) => a + p.count, 0);
@@ -67,9 +73,11 @@ export function renderSidecarReport(x) {
   };
   const fixedRows = FIXED.flatMap((f) => SERVERS.map((server) => {
     const s = fixed[`${f.caseId}@${f.rate}`][server];
-    return [`${f.caseId} at ${f.rate}/s`, server, num(s.rps), us(s.p50), us(s.p99), us(s.p999), us(s.max), num(s.count), errorsCell(s), `${pct(s.serverCpuPct)} / ${pct(s.loadGenCpuPct)}`];
+    const runs = fixed[`${f.caseId}@${f.rate}`].runs[server];
+    const worst = runs.reduce((a, r) => (Math.max(r.otherServerCorePct, r.otherLoadCorePct) > Math.max(a.otherServerCorePct, a.otherLoadCorePct) ? r : a));
+    return [`${f.caseId} at ${f.rate}/s`, server, num(s.rps), us(s.p50), us(s.p99), us(s.p999), us(s.max), num(s.count), errorsCell(s), `${pct(s.serverCpuPct)} / ${pct(s.loadGenCpuPct)}`, otherCell(worst)];
   }));
-  const fixedHead = ['case (entities x features)', 'server', 'requests/s', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'responses', 'non-2xx + errors + bad shape', 'CPU server / autocannon'];
+  const fixedHead = ['case (entities x features)', 'server', 'requests/s', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'responses', 'non-2xx + errors + bad shape', 'CPU server / autocannon', `other processes on core ${SERVER_CORE} / ${LOAD_CORE} (worst round)`];
 
   // wrk answers: no non-2xx, no socket errors, and bytes per response within
   // the plausible range of the case's answers (+ headers); an error is far shorter.
@@ -94,7 +102,11 @@ export function renderSidecarReport(x) {
 
   const f1 = fixed['1x20@1000'];
   const f2 = fixed['100x50@200'];
-  const ratioTarget = (id) => [`${id}: sidecar requests/s >= 70% of bare, per core`, `${num(sums[id].sidecar.rps)} / ${num(sums[id].bare.rps)} = ${pct(ratio(id) * 100)}`, passFail(ratio(id) >= 0.7)];
+  const ratioTarget = (id) => [
+    `${id}: sidecar requests/s >= 70% of bare, per core`,
+    `${num(sums[id].sidecar.rps)} / ${num(sums[id].bare.rps)} = ${pct(ratio(id) * 100)} (CPU ratio ${pct((sums[id].bare.cpuUs / sums[id].sidecar.cpuUs) * 100)})${limits[id][1] ? '' : '; **flagged by the limit check**'}`,
+    passFail(ratio(id) >= 0.7),
+  ];
   const targets = [
     ratioTarget('1x20'),
     ratioTarget('1x50'),
@@ -105,6 +117,8 @@ export function renderSidecarReport(x) {
 
   const allRuns = [...CASES.flatMap((c) => SERVERS.flatMap((s) => throughput[c.id][s])), ...Object.values(fixed).flatMap((f) => SERVERS.flatMap((s) => f.runs[s]))];
   const quietRuns = allRuns.filter((r) => r.quiet.quiet).length;
+  const disturbedRuns = allRuns.filter((r) => Math.max(r.otherServerCorePct, r.otherLoadCorePct) > x.disturbedPct).length;
+  const retriedRuns = allRuns.filter((r) => r.attempts > 1).length;
   const slowRates = FIXED.flatMap((f) => SERVERS.filter((s) => fixed[`${f.caseId}@${f.rate}`][s].rps < f.rate * 0.95).map((s) =>
     `${f.caseId} at ${f.rate}/s, ${s}: autocannon reached only ${num(fixed[`${f.caseId}@${f.rate}`][s].rps)} requests/s, so its latencies were measured at a lower rate (a busy machine or a server slower than the rate).`));
   const wrkMax = Math.max(...CASES.flatMap((c) => SERVERS.flatMap((s) => throughput[c.id][s].map((w) => w.wrkCpuPct))));
@@ -129,10 +143,10 @@ Requests/s are the medians of ${size.rounds} round(s) of ${size.roundSec} s per 
 - Sidecar: \`${x.commands.sidecar}\` (${x.serveArgs.length ? 'with the extra flags shown' : 'defaults otherwise'}), built CLI, ready ${num(x.sidecarReadyMs / 1000, 1)} s after spawn.
 - Bare: \`${x.commands.bare}\`, node:http, reads each request's body and answers fixed bytes: a sidecar answer of the median length for the case (${sizes.join('; ')}) with the sidecar's own answer headers (\`server-timing\`, \`x-larder-*\`, \`content-type\`), so both servers write the same bytes.
 - Data: ${num(data.keys)} keys (\`user_id\` int64, 0 .. ${num(data.keys - 1)}); views \`user_20\`, \`user_50\` (int64, float32, float64, string, ~1% nulls in a few) and \`user_5e\` (clicks_7d int64, ctr_7d float32, spend_30d float64, segment string, embedding float32[4]); one bundle, TTL 0, \`${built.path.replace(ROOT, '')}\`, built by ${built.method}${built.reused ? ' (reused from an earlier run)' : ` in ${num(built.buildMs / 1000, 1)} s`}.
-- Maximum throughput: \`taskset -c ${LOAD_CORE} wrk -t1 -c${size.connections} -d${size.roundSec}s -s bench/wrk/random-keys.lua <url> -- <prefix> <suffix> <entities> <keys> <seed>\`: one wrk thread, ${size.connections} keep-alive connections, no pipelining. The Lua script makes each request's body afresh with uniformly random keys from 0 .. ${num(data.keys - 1)} (the bundle's keys: the bench checks the bundle holds 0 and ${num(data.keys - 1)} and not ${num(data.keys)} in every view), so no answer repeats a key. Per case: warm-up ${size.warmupSec} s per server, then ${size.rounds} round(s), bare and sidecar alternating, the order flipped each round.
-- Quiet start: ${size.quietWaitMs ? `before each measured run the bench waits up to ${num(size.quietWaitMs / 1000)} s for both cores to be under 25% busy over 500 ms (other people's work comes in bursts)` : 'a quick run does not wait for quiet cores, it only records their busy shares over the 500 ms before each run'}; ${quietRuns} of ${allRuns.length} runs started with both under 25%, the others are marked **busy** with the shares they started at.
-- CPU: \`/proc/<pid>/stat\` utime + stime of the server before and after each run (µs/request); the server's and wrk's share of a core, and each core's busy share (\`/proc/stat\`), over the run sampled every 200 ms. "Other work on core ${SERVER_CORE}" is that core's busy share minus the server's: other processes on the shared machine.
-- wrk is not the limit: checked per run from wrk's own CPU (utime + stime of the wrk process, sampled over the run). In this run wrk used at most ${pct(wrkMax)} of core ${LOAD_CORE} in any run; the "limit check" column says for each case whether its bare runs were server-bound (bare server >= 85% of its core, wrk < 90% of its own), and flags the case otherwise. Loopback TCP work is charged to whichever side's core sends, so wrk's CPU includes the kernel's delivery of its requests.
+- Maximum throughput: \`taskset -c ${LOAD_CORE} wrk -t1 -c${size.connections} -d${size.roundSec}s -s bench/wrk/random-keys.lua <url> -- <prefix> <suffix> <entities> <keys> <seed>\`: one wrk thread, ${size.connections} keep-alive connections (so that the server's queue stays full while wrk, which spends most of a bare server's CPU per request on loopback TCP, keeps headroom on its core), no pipelining. The Lua script makes each request's body afresh with uniformly random keys from 0 .. ${num(data.keys - 1)} (the bundle's keys: the bench checks the bundle holds 0 and ${num(data.keys - 1)} and not ${num(data.keys)} in every view), so no answer repeats a key. Per case: warm-up ${size.warmupSec} s per server, then ${size.rounds} round(s), bare and sidecar alternating, the order flipped each round.
+- Noise: other people's work on this shared machine comes in bursts. ${size.quietWaitMs ? `Before each measured run the bench waits up to ${num(size.quietWaitMs / 1000)} s for both cores to be under 25% busy over 500 ms` : 'A quick run does not wait for quiet cores'} (${quietRuns} of ${allRuns.length} runs started so; the others are marked **busy** with the shares they started at), and ${size.attempts > 1 ? `a run during which other processes took more than ${x.disturbedPct}% of either core is run again, up to ${size.attempts} attempts, keeping the least disturbed` : `a quick run does not run again a run during which other processes took more than ${x.disturbedPct}% of either core`} (${retriedRuns} runs needed more than one attempt; ${disturbedRuns} of ${allRuns.length} kept runs are still marked **disturbed**). "Other processes" is a core's busy share (\`/proc/stat\`) minus the server's or the load generator's own.
+- CPU: \`/proc/<pid>/stat\` utime + stime of the server before and after each run (µs/request); the server's and wrk's share of a core, and each core's busy share (\`/proc/stat\`), over the run sampled every 200 ms.
+- wrk is not the limit: checked per run from wrk's own CPU (utime + stime of the wrk process, sampled over the run). In this run wrk used at most ${pct(wrkMax)} of core ${LOAD_CORE} in any run; the "limit check" column says for each case whether its bare runs were server-bound (bare server >= 85% of core ${SERVER_CORE}, wrk < 90% of core ${LOAD_CORE} and that core not full), and flags the case otherwise. The CPU µs per request do not depend on what limited a run, so the CPU ratio is the per-core figure where a case is flagged. Loopback TCP work is charged to whichever side's core sends, so wrk's CPU includes the kernel's delivery of its requests.
 - Latency in the throughput rounds is wrk's (closed loop, ${size.connections} connections: queueing included); the fixed-rate cases below measure latency without queueing.
 - Fixed rate: autocannon in \`bench/load-child.mjs\` under \`taskset -c ${LOAD_CORE}\`, \`overallRate\` with 1 connection, ${size.fixedRounds} round(s) of ${size.fixedSec} s per server, alternating; every \`responseTime\` of autocannon's \`response\` event goes into an hdr-histogram-js histogram at 1 µs resolution. autocannon paces by sending each second's quota back to back, then idling until the next second, so "1,000/s" means bursts of sequential requests with no queueing between them.
 - Checks: before loading, ${size.samples} answers per case were compared with the in-process \`bundle.getOnlineFeatures\` on the same bundle (the same JSON, except that float32 values, scalars and embedding elements, are written as their shortest decimal, as Feast does, and must read back as the same float32): ${CASES.map((c) => `${c.id} ${validation[c.id].mismatches.length === 0 ? 'all equal' : `${validation[c.id].mismatches.length} differ`}`).join(', ')}. Under wrk: no non-2xx or socket error, and bytes per response within the range of the case's answers (+ headers). Under autocannon: every response 200, of plausible length and Feast's structure (checked on the text), every 32nd (every 256th for 100 entities) parsed and its shape checked.
@@ -169,7 +183,7 @@ ${bullets([
     ...x.notes,
     ...slowRates,
     `100x50 at 200/s: the bare server's own p99 is ${us(f2.bare.p99)} µs (a ${num(validation['100x50'].medianLength)}-byte answer received and checked by autocannon); the 2 ms target is absolute, so that floor counts against it${f2.bare.p99 >= 2000 ? ': **the bare server itself misses it in this run**' : ''}. The sidecar adds ${us(f2.sidecar.p50 - f2.bare.p50)} µs at p50 and ${us(f2.sidecar.p99 - f2.bare.p99)} µs at p99 over bare.`,
-    `Load average before ${x.loadBefore}, after ${x.loadAfter}: other people's work shares the ${x.machine.cores} cores (see "other work on core ${SERVER_CORE}" per run), so absolute figures carry that noise; bare and sidecar alternate so that it falls on both, and the round ratios show its size.`,
+    `Load average before ${x.loadBefore}, after ${x.loadAfter}: other people's work shares the ${x.machine.cores} cores (see "other processes" per run), so absolute figures carry that noise; bare and sidecar alternate so that it falls on both, and the round ratios show its size.`,
     'Before issue 9 this benchmark ran autocannon inside the bench process, unpinned; that load generator filled its core while loading the bare server, so its ratios (e.g. 1x20 at 86% of bare) measured the load generator. The figures here are not comparable with those.',
   ])}
 `;

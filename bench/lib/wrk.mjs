@@ -77,6 +77,9 @@ export function runWrk(o) {
       const w = JSON.parse(line.slice('WRK_JSON '.length));
       const windowMs = last && first ? last.t - first.t : NaN;
       const pct = (a, b) => ((b - a) / windowMs) * 100;
+      const shares = windowMs > 0
+        ? { server: pct(first.server, last.server), wrk: pct(first.wrk, last.wrk), serverCore: busyPct(first.cores, last.cores, SERVER_CORE), loadCore: busyPct(first.cores, last.cores, LOAD_CORE) }
+        : { server: NaN, wrk: NaN, serverCore: NaN, loadCore: NaN };
       resolve({
         requests: w.requests,
         rps: w.requests / (w.durationUs / 1e6),
@@ -85,10 +88,13 @@ export function runWrk(o) {
         non2xx: w.statusErrors,
         p50: w.p50, p99: w.p99, p999: w.p999, max: w.max,
         serverCpuUsPerRequest: (serverCpuMs * 1000) / w.requests,
-        serverCpuPct: windowMs > 0 ? pct(first.server, last.server) : NaN,
-        wrkCpuPct: windowMs > 0 ? pct(first.wrk, last.wrk) : NaN,
-        serverCoreBusyPct: windowMs > 0 ? busyPct(first.cores, last.cores, SERVER_CORE) : NaN,
-        loadCoreBusyPct: windowMs > 0 ? busyPct(first.cores, last.cores, LOAD_CORE) : NaN,
+        serverCpuPct: shares.server,
+        wrkCpuPct: shares.wrk,
+        serverCoreBusyPct: shares.serverCore,
+        loadCoreBusyPct: shares.loadCore,
+        // What other processes took from each core during the run.
+        otherServerCorePct: Math.max(0, shares.serverCore - shares.server),
+        otherLoadCorePct: Math.max(0, shares.loadCore - shares.wrk),
       });
     });
   });
