@@ -22,7 +22,7 @@ import { freePort, runJsonChild, waitForOk } from './lib/children.mjs';
 import { servingDataset } from './lib/datasets.mjs';
 import { summarize } from './lib/load.mjs';
 import { describeMachine, loadAverage } from './lib/machine.mjs';
-import { LOAD_CORE, SERVER_CORE, pinned, waitForQuiet, withCoreShares } from './lib/pinning.mjs';
+import { LOAD_CORE, SERVER_CORE, disturbance, isDisturbed, pinned, waitForQuiet, withCoreShares } from './lib/pinning.mjs';
 import { renderSidecarReport } from './lib/sidecar-report.mjs';
 import { runWrk, sidecarTools } from './lib/wrk.mjs';
 
@@ -150,10 +150,6 @@ function stop(child) {
   });
 }
 
-/** Runs disturbed by more than this share of a core taken by other processes are run again. */
-const DISTURBED_PCT = 15;
-const disturbance = (run) => Math.max(run.otherServerCorePct, run.otherLoadCorePct);
-
 /**
  * Bare and sidecar in turn, the order flipped each round, so the machine's
  * noise falls on both. Other people's work on this shared machine comes in
@@ -176,7 +172,7 @@ async function alternate(size, rounds, log, label, runOne) {
         log(`  ${label} round ${r + 1}/${rounds}: ${s}${attempt > 1 ? ` (attempt ${attempt})` : ''}${waited}${quiet.quiet ? '' : ` (cores still ${quiet.busy.map((b) => b.toFixed(0)).join('%, ')}% busy)`}`);
         const run = { ...(await runOne(s)), quiet };
         if (!best || disturbance(run) < disturbance(best)) best = run;
-        if (disturbance(run) <= DISTURBED_PCT) break;
+        if (!isDisturbed(run)) break;
         log(`    other processes took ${run.otherServerCorePct.toFixed(0)}% of core ${SERVER_CORE} and ${run.otherLoadCorePct.toFixed(0)}% of core ${LOAD_CORE}`);
       }
       runs[s].push({ ...best, attempts: made });
@@ -266,7 +262,7 @@ export async function runSidecarBench({ quick, dataRoot, resultsDir, command, lo
 
     const metricsText = await (await fetch(`${sidecar.url}/metrics`)).text();
     const report = renderSidecarReport({
-      disturbedPct: DISTURBED_PCT, serveArgs, size, quick, machine, tools, command, loadBefore, loadAfter: loadAverage(), data, built,
+      serveArgs, size, quick, machine, tools, command, loadBefore, loadAfter: loadAverage(), data, built,
       commands: { sidecar: sidecar.command, bare: bare.command }, sidecarReadyMs, validation, throughput, fixed, notes, metricsText,
     });
     // Runs with extra serve flags are comparisons: they do not replace sidecar.md.

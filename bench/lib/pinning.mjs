@@ -12,6 +12,15 @@ import { cpuMsOf } from './proc-cpu.mjs';
 export const SERVER_CORE = 0;
 export const LOAD_CORE = 1;
 
+/**
+ * A run is disturbed when other processes took more than this share of the
+ * server's or the load generator's core during it (the run's
+ * otherServerCorePct / otherLoadCorePct).
+ */
+export const DISTURBED_PCT = 15;
+export const disturbance = (run) => Math.max(run.otherServerCorePct, run.otherLoadCorePct);
+export const isDisturbed = (run) => disturbance(run) > DISTURBED_PCT;
+
 /** A missing tool or an unsuitable machine: run.mjs prints the message alone and exits 1. */
 export class BenchSetupError extends Error {}
 

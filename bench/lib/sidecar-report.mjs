@@ -3,16 +3,23 @@ import { ROOT } from './bundles.mjs';
 import { CASES, FIXED } from './cases.mjs';
 import { machineSection } from './machine.mjs';
 import { bullets, table } from './markdown.mjs';
-import { LOAD_CORE, SERVER_CORE } from './pinning.mjs';
+import { DISTURBED_PCT, LOAD_CORE, SERVER_CORE, isDisturbed } from './pinning.mjs';
 import { median, num, passFail } from './stats.mjs';
 
 const us = (x) => num(x, 0);
 const pct = (x) => `${num(x, 0)}%`;
 const SERVERS = ['bare', 'sidecar'];
 
-/** A server's wrk rounds of one case, summed up. */
-function sumUp(runs) {
+/**
+ * A server's wrk rounds of one case, summed up: from the undisturbed runs
+ * when there is one (other processes' bursts are not the server's cost),
+ * else from all.
+ */
+function sumUp(all) {
+  const clean = all.filter((r) => !isDisturbed(r));
+  const runs = clean.length ? clean : all;
   return {
+    used: clean.length ? `${clean.length} of ${all.length}` : `all ${all.length} (all disturbed)`,
     rps: median(runs.map((r) => r.rps)),
     cpuUs: median(runs.map((r) => r.serverCpuUsPerRequest)),
     serverCpuMin: Math.min(...runs.map((r) => r.serverCpuPct)),
@@ -22,41 +29,56 @@ function sumUp(runs) {
 }
 
 /**
- * Whether a case's bare runs measured the bare server and not the load
- * side: wrk's core must have room left while the server's core is full.
- * Returns [verdict, ok].
+ * What limited one server's runs of a case: server-bound when its core was
+ * full (>= 85%) while wrk's core had room (wrk < 90%, the core < 95% busy).
+ * Returns [text, serverBound].
  */
-function limitCheck(bare) {
-  const capped = 'the bare figure may be capped, so the requests/s ratio may flatter the sidecar: the CPU ratio is the per-core figure for this case';
-  if (bare.wrkCpuMax >= 90) return [`**wrk near its core's limit** (wrk ${pct(bare.wrkCpuMax)}): ${capped}`, false];
-  if (bare.loadCoreMax >= 95) return [`**core ${LOAD_CORE} full** (wrk ${pct(bare.wrkCpuMax)}, core ${pct(bare.loadCoreMax)} busy with other work): ${capped}`, false];
-  if (bare.serverCpuMin < 85) return [`**server's core not full** (bare server ${pct(bare.serverCpuMin)}, wrk ${pct(bare.wrkCpuMax)}): other work or the loopback held a bare run; ${capped}`, false];
-  return [`server-bound: bare server >= ${pct(bare.serverCpuMin)} of core ${SERVER_CORE}, wrk <= ${pct(bare.wrkCpuMax)} of core ${LOAD_CORE}`, true];
+function limitOf(name, x) {
+  const load = `wrk ${pct(x.wrkCpuMax)}`;
+  if (x.wrkCpuMax >= 90) return [`${name}: **wrk near its core's limit** (${load})`, false];
+  if (x.loadCoreMax >= 95) return [`${name}: **core ${LOAD_CORE} full** (${load}, the core ${pct(x.loadCoreMax)} busy)`, false];
+  if (x.serverCpuMin < 85) return [`${name}: **server's core not full** (${name} ${pct(x.serverCpuMin)}, ${load})`, false];
+  return [`${name}: server-bound (${name} >= ${pct(x.serverCpuMin)}, ${load})`, true];
+}
+
+/**
+ * Whether the requests/s ratio of a case is a per-core ratio: both servers'
+ * runs must be server-bound. A capped bare figure makes the ratio flatter
+ * the sidecar; the CPU ratio holds whatever limited the runs. Returns
+ * [verdict, ok].
+ */
+function limitCheck(bare, sidecar) {
+  const [b, bOk] = limitOf('bare', bare);
+  const [s, sOk] = limitOf('sidecar', sidecar);
+  const ok = bOk && sOk;
+  return [`${b}; ${s}${ok ? '' : '. The requests/s ratio is not per core here: read the CPU ratio'}`, ok];
 }
 
 /** What other processes took from the server's and the load generator's cores during a run. */
-const otherCell = (r) => `${pct(r.otherServerCorePct)} / ${pct(r.otherLoadCorePct)}${Math.max(r.otherServerCorePct, r.otherLoadCorePct) > DISTURBED ? ' **disturbed**' : ''}`;
-let DISTURBED = 15;
+const otherCell = (r) => `${pct(r.otherServerCorePct)} / ${pct(r.otherLoadCorePct)}${isDisturbed(r) ? ' **disturbed**' : ''}`;
 
 /** The cores' busy shares in the 500 ms before a run, and the wait for them. */
 const quietCell = (q) => `${q.busy.map((b) => pct(b)).join(', ')}${q.waitedMs > 1000 ? ` (waited ${num(q.waitedMs / 1000)} s)` : ''}${q.quiet ? '' : ' **busy**'}`;
 
 export function renderSidecarReport(x) {
   const { size, throughput, fixed, validation, built, data } = x;
-  DISTURBED = x.disturbedPct;
   const sums = Object.fromEntries(CASES.map((c) => [c.id, { bare: sumUp(throughput[c.id].bare), sidecar: sumUp(throughput[c.id].sidecar) }]));
   const ratio = (id) => sums[id].sidecar.rps / sums[id].bare.rps;
-  const roundRatios = (id) => throughput[id].bare.map((b, r) => throughput[id].sidecar[r].rps / b.rps);
-  const limits = Object.fromEntries(CASES.map((c) => [c.id, limitCheck(sums[c.id].bare)]));
+  // Each round's own ratio; * when either of its runs was disturbed.
+  const roundRatios = (id) => throughput[id].bare.map((b, r) => {
+    const sc = throughput[id].sidecar[r];
+    return `${num(sc.rps / b.rps, 2)}${isDisturbed(b) || isDisturbed(sc) ? '*' : ''}`;
+  });
+  const limits = Object.fromEntries(CASES.map((c) => [c.id, limitCheck(sums[c.id].bare, sums[c.id].sidecar)]));
 
   const summaryRows = CASES.map((c) => {
     const s = sums[c.id];
     return [
-      c.label, num(s.bare.rps), num(s.sidecar.rps), `**${num(ratio(c.id), 2)}x**`, roundRatios(c.id).map((r) => num(r, 2)).join(', '),
+      c.label, num(s.bare.rps), num(s.sidecar.rps), `**${num(ratio(c.id), 2)}x**`, roundRatios(c.id).join(', '), `${s.bare.used} / ${s.sidecar.used}`,
       num(s.bare.cpuUs, 1), num(s.sidecar.cpuUs, 1), `${num(s.bare.cpuUs / s.sidecar.cpuUs, 2)}x`, limits[c.id][0],
     ];
   });
-  const summaryHead = ['case (entities x features)', 'bare requests/s', 'sidecar requests/s', 'per-core ratio sidecar/bare', 'each round', 'bare CPU µs/request', 'sidecar CPU µs/request', 'CPU ratio bare/sidecar', 'limit check (bare runs)'];
+  const summaryHead = ['case (entities x features)', 'bare requests/s', 'sidecar requests/s', 'per-core ratio sidecar/bare', 'each round', 'runs used (bare / sidecar)', 'bare CPU µs/request', 'sidecar CPU µs/request', 'CPU ratio bare/sidecar', 'limit check (runs used)'];
 
   const roundRows = CASES.flatMap((c) => throughput[c.id].bare.flatMap((_, r) => SERVERS.map((s) => {
     const w = throughput[c.id][s][r];
@@ -117,7 +139,7 @@ export function renderSidecarReport(x) {
 
   const allRuns = [...CASES.flatMap((c) => SERVERS.flatMap((s) => throughput[c.id][s])), ...Object.values(fixed).flatMap((f) => SERVERS.flatMap((s) => f.runs[s]))];
   const quietRuns = allRuns.filter((r) => r.quiet.quiet).length;
-  const disturbedRuns = allRuns.filter((r) => Math.max(r.otherServerCorePct, r.otherLoadCorePct) > x.disturbedPct).length;
+  const disturbedRuns = allRuns.filter(isDisturbed).length;
   const retriedRuns = allRuns.filter((r) => r.attempts > 1).length;
   const slowRates = FIXED.flatMap((f) => SERVERS.filter((s) => fixed[`${f.caseId}@${f.rate}`][s].rps < f.rate * 0.95).map((s) =>
     `${f.caseId} at ${f.rate}/s, ${s}: autocannon reached only ${num(fixed[`${f.caseId}@${f.rate}`][s].rps)} requests/s, so its latencies were measured at a lower rate (a busy machine or a server slower than the rate).`));
@@ -135,7 +157,7 @@ ${machineSection(x.machine, { command: x.command, loadBefore: x.loadBefore, load
 
 ${table(summaryHead, summaryRows)}
 
-Requests/s are the medians of ${size.rounds} round(s) of ${size.roundSec} s per server; the per-core ratio is the sidecar's median over bare's, and "each round" is each round's own sidecar/bare (its two runs back to back), a measure of the machine's noise. CPU µs/request is the server process's user + system time over the run (all its threads, on core ${SERVER_CORE}) divided by the responses: the cost of one request on one core, whatever limited the run. The CPU ratio bare/sidecar is what the throughput ratio would be if both servers were held only by their own CPU.
+Requests/s and CPU µs/request are the medians of each server's undisturbed runs (${size.rounds} round(s) of ${size.roundSec} s per server; "runs used" says how many; a run is disturbed when other processes took more than ${DISTURBED_PCT}% of either core, see "Noise" below); the per-core ratio is the sidecar's median over bare's, and "each round" is each round's own sidecar/bare (its two runs back to back; * when one of them was disturbed), a measure of the machine's noise. CPU µs/request is the server process's user + system time over the run (all its threads, on core ${SERVER_CORE}) divided by the responses: the cost of one request on one core, whatever limited the run. The CPU ratio bare/sidecar is what the throughput ratio would be if both servers were held only by their own CPU.
 
 ## Method
 
@@ -144,9 +166,9 @@ Requests/s are the medians of ${size.rounds} round(s) of ${size.roundSec} s per 
 - Bare: \`${x.commands.bare}\`, node:http, reads each request's body and answers fixed bytes: a sidecar answer of the median length for the case (${sizes.join('; ')}) with the sidecar's own answer headers (\`server-timing\`, \`x-larder-*\`, \`content-type\`), so both servers write the same bytes.
 - Data: ${num(data.keys)} keys (\`user_id\` int64, 0 .. ${num(data.keys - 1)}); views \`user_20\`, \`user_50\` (int64, float32, float64, string, ~1% nulls in a few) and \`user_5e\` (clicks_7d int64, ctr_7d float32, spend_30d float64, segment string, embedding float32[4]); one bundle, TTL 0, \`${built.path.replace(ROOT, '')}\`, built by ${built.method}${built.reused ? ' (reused from an earlier run)' : ` in ${num(built.buildMs / 1000, 1)} s`}.
 - Maximum throughput: \`taskset -c ${LOAD_CORE} wrk -t1 -c${size.connections} -d${size.roundSec}s -s bench/wrk/random-keys.lua <url> -- <prefix> <suffix> <entities> <keys> <seed>\`: one wrk thread, ${size.connections} keep-alive connections (so that the server's queue stays full while wrk, which spends most of a bare server's CPU per request on loopback TCP, keeps headroom on its core), no pipelining. The Lua script makes each request's body afresh with uniformly random keys from 0 .. ${num(data.keys - 1)} (the bundle's keys: the bench checks the bundle holds 0 and ${num(data.keys - 1)} and not ${num(data.keys)} in every view), so no answer repeats a key. Per case: warm-up ${size.warmupSec} s per server, then ${size.rounds} round(s), bare and sidecar alternating, the order flipped each round.
-- Noise: other people's work on this shared machine comes in bursts. ${size.quietWaitMs ? `Before each measured run the bench waits up to ${num(size.quietWaitMs / 1000)} s for both cores to be under 25% busy over 500 ms` : 'A quick run does not wait for quiet cores'} (${quietRuns} of ${allRuns.length} runs started so; the others are marked **busy** with the shares they started at), and ${size.attempts > 1 ? `a run during which other processes took more than ${x.disturbedPct}% of either core is run again, up to ${size.attempts} attempts, keeping the least disturbed` : `a quick run does not run again a run during which other processes took more than ${x.disturbedPct}% of either core`} (${retriedRuns} runs needed more than one attempt; ${disturbedRuns} of ${allRuns.length} kept runs are still marked **disturbed**). "Other processes" is a core's busy share (\`/proc/stat\`) minus the server's or the load generator's own.
+- Noise: other people's work on this shared machine comes in bursts. ${size.quietWaitMs ? `Before each measured run the bench waits up to ${num(size.quietWaitMs / 1000)} s for both cores to be under 25% busy over 500 ms` : 'A quick run does not wait for quiet cores'} (${quietRuns} of ${allRuns.length} runs started so; the others are marked **busy** with the shares they started at), and ${size.attempts > 1 ? `a run during which other processes took more than ${DISTURBED_PCT}% of either core is run again, up to ${size.attempts} attempts, keeping the least disturbed` : `a quick run does not run again a run during which other processes took more than ${DISTURBED_PCT}% of either core`} (${retriedRuns} runs needed more than one attempt; ${disturbedRuns} of ${allRuns.length} kept runs are still marked **disturbed**). "Other processes" is a core's busy share (\`/proc/stat\`) minus the server's or the load generator's own.
 - CPU: \`/proc/<pid>/stat\` utime + stime of the server before and after each run (µs/request); the server's and wrk's share of a core, and each core's busy share (\`/proc/stat\`), over the run sampled every 200 ms.
-- wrk is not the limit: checked per run from wrk's own CPU (utime + stime of the wrk process, sampled over the run). In this run wrk used at most ${pct(wrkMax)} of core ${LOAD_CORE} in any run; the "limit check" column says for each case whether its bare runs were server-bound (bare server >= 85% of core ${SERVER_CORE}, wrk < 90% of core ${LOAD_CORE} and that core not full), and flags the case otherwise. The CPU µs per request do not depend on what limited a run, so the CPU ratio is the per-core figure where a case is flagged. Loopback TCP work is charged to whichever side's core sends, so wrk's CPU includes the kernel's delivery of its requests.
+- wrk is not the limit: checked per run from wrk's own CPU (utime + stime of the wrk process, sampled over the run). In this run wrk used at most ${pct(wrkMax)} of core ${LOAD_CORE} in any run; the "limit check" column says for each case whether each server's runs were server-bound (the server >= 85% of core ${SERVER_CORE} while wrk used < 90% of core ${LOAD_CORE} and that core was < 95% busy), and flags the case otherwise. The CPU µs per request do not depend on what limited a run, so the CPU ratio is the per-core figure where a case is flagged. Loopback TCP work is charged to whichever side's core sends, so wrk's CPU includes the kernel's delivery of its requests.
 - Latency in the throughput rounds is wrk's (closed loop, ${size.connections} connections: queueing included); the fixed-rate cases below measure latency without queueing.
 - Fixed rate: autocannon in \`bench/load-child.mjs\` under \`taskset -c ${LOAD_CORE}\`, \`overallRate\` with 1 connection, ${size.fixedRounds} round(s) of ${size.fixedSec} s per server, alternating; every \`responseTime\` of autocannon's \`response\` event goes into an hdr-histogram-js histogram at 1 µs resolution. autocannon paces by sending each second's quota back to back, then idling until the next second, so "1,000/s" means bursts of sequential requests with no queueing between them.
 - Checks: before loading, ${size.samples} answers per case were compared with the in-process \`bundle.getOnlineFeatures\` on the same bundle (the same JSON, except that float32 values, scalars and embedding elements, are written as their shortest decimal, as Feast does, and must read back as the same float32): ${CASES.map((c) => `${c.id} ${validation[c.id].mismatches.length === 0 ? 'all equal' : `${validation[c.id].mismatches.length} differ`}`).join(', ')}. Under wrk: no non-2xx or socket error, and bytes per response within the range of the case's answers (+ headers). Under autocannon: every response 200, of plausible length and Feast's structure (checked on the text), every 32nd (every 256th for 100 entities) parsed and its shape checked.
