@@ -197,12 +197,17 @@ export async function runSidecarBench({ quick, dataRoot, resultsDir, command, lo
   const [barePort, sidecarPort] = [await freePort(), await freePort()];
   const bare = startBare(barePort);
   const sidecar = startSidecar(join(data.dir, 'bundles'), sidecarPort, serveArgs);
-  // If this process dies, its servers must not outlive it.
+  // If this process dies or is interrupted, its servers must not outlive it.
   const killServers = () => {
     bare.child.kill('SIGKILL');
     sidecar.child.kill('SIGKILL');
   };
+  const onSignal = (signal) => {
+    killServers();
+    process.kill(process.pid, signal);
+  };
   process.once('exit', killServers);
+  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, onSignal);
   const notes = [];
   try {
     await bare.ready;
@@ -277,5 +282,6 @@ export async function runSidecarBench({ quick, dataRoot, resultsDir, command, lo
   } finally {
     await Promise.all([stop(bare.child), stop(sidecar.child)]);
     process.off('exit', killServers);
+    for (const signal of ['SIGINT', 'SIGTERM']) process.off(signal, onSignal);
   }
 }
