@@ -1,18 +1,20 @@
 /**
  * The ceiling: a bare node:http server that reads each request's body and
- * answers a fixed JSON body, set by its parent over IPC ({ body }) to the
- * size of the sidecar's answer for the case being measured. Started by
- * sidecar.mjs with fork(); `node bench/bare-server.mjs <port>`.
+ * answers fixed bytes, set by its parent over IPC ({ body, headers }): a
+ * sidecar answer of the case being measured and the sidecar's own response
+ * headers, so both servers write the same bytes. Started by sidecar.mjs,
+ * pinned to the server's core; `node bench/bare-server.mjs <port>`.
  */
 import { createServer } from 'node:http';
 
 const port = Number(process.argv[2]);
 let body = Buffer.from('{}');
+let headers = { 'content-type': 'application/json', 'content-length': body.length };
 
 const server = createServer((req, res) => {
   req.on('data', () => {});
   req.on('end', () => {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+    res.writeHead(200, headers);
     res.end(body);
   });
 });
@@ -21,6 +23,7 @@ server.keepAliveTimeout = 60_000;
 process.on('message', (msg) => {
   if (msg && typeof msg.body === 'string') {
     body = Buffer.from(msg.body);
+    headers = { ...msg.headers, 'content-length': body.length };
     process.send({ ok: true, bytes: body.length });
   }
 });

@@ -5,18 +5,23 @@
  *            writes bench/results/<part>-quick.md instead of <part>.md
  * Compiles the TypeScript first (dist/ is what the benchmarks import).
  * Generated data lives in bench/.data/ and is reused across runs.
+ * A missing tool (wrk, taskset) is reported with how to install it, before
+ * any part runs, and exits 1.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { BenchSetupError } from './lib/pinning.mjs';
+import { sidecarTools } from './lib/wrk.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const PARTS = ['builder', 'sidecar'];
 const USAGE = `usage: npm run bench [-- [builder] [sidecar] [--quick] [--serve-args "<flags>"]]
   builder   builder benchmark (issue 2): build time vs DuckDB, bytes, open, memory, lookups
-  sidecar   serving benchmark (issue 3): sidecar vs bare node:http under autocannon
+  sidecar   serving benchmark, per core: sidecar vs bare node:http, server on core 0, wrk
+            (max throughput) or autocannon (fixed rate) on core 1; needs wrk and taskset
   --quick   small data and short runs (smoke check, under a minute); results go to *-quick.md
   --serve-args "<flags>"  extra flags for \`larder serve\` in the sidecar part (e.g. "--max-entities 500");
             results go to sidecar-<flags>.md, so settings can be compared`;
@@ -47,6 +52,15 @@ const serveArgs = (args.values['serve-args'] ?? '').split(/\s+/).filter(Boolean)
 const flags = [...args.positionals, ...(quick ? ['--quick'] : []), ...(serveArgs.length ? [`--serve-args="${serveArgs.join(' ')}"`] : [])];
 const command = `npm run bench${flags.length ? ` -- ${flags.join(' ')}` : ''}`;
 const log = (msg) => console.error(`[bench] ${msg}`);
+
+// A missing tool should fail now, with how to install it, not minutes in.
+try {
+  if (parts.includes('sidecar')) sidecarTools();
+} catch (e) {
+  if (!(e instanceof BenchSetupError)) throw e;
+  console.error(`bench: ${e.message}`);
+  process.exit(1);
+}
 
 log('compiling (tsc -p tsconfig.json) ...');
 try {

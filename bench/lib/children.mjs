@@ -1,14 +1,18 @@
 /** Child processes for measurements that need a fresh process, and free ports. */
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { pinned } from './pinning.mjs';
 
 /**
- * Runs `node [nodeArgs] script args` and resolves with the JSON object the
- * script prints as its last stdout line. stderr passes through (progress).
+ * Runs `node [nodeArgs] script args` (on core `core` when given) and
+ * resolves with the JSON object the script prints as its last stdout line.
+ * stderr passes through (progress).
  */
-export function runJsonChild(script, args, { nodeArgs = [], cwd, env } = {}) {
+export function runJsonChild(script, args, { nodeArgs = [], cwd, env, core } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs, script, ...args], { cwd, env: env ?? process.env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const nodeArgv = [...nodeArgs, script, ...args];
+    const [cmd, argv] = core === undefined ? [process.execPath, nodeArgv] : pinned(core, process.execPath, nodeArgv);
+    const child = spawn(cmd, argv, { cwd, env: env ?? process.env, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d) => (out += d));

@@ -141,20 +141,28 @@ export async function builderDataset(root, { keys, rowsPerKey }, log) {
   return { ...info, generatedMs };
 }
 
+/** Dimensions of the serving benchmark's embedding (a float32[] feature). */
+const EMBEDDING_DIMS = 4;
+
+/** The serving view with an embedding: four scalars of different kinds and a float32[4]. */
+const FEATURES_5E = ['clicks_7d', 'ctr_7d', 'spend_30d', 'segment', 'embedding'];
+
 /**
- * The serving benchmark's repo: `keys` users, one source row each, 50
- * features; view `user_20` serves the first 20 and `user_50` all 50 (both
- * read the same Parquet file).
+ * The serving benchmark's repo: `keys` users (user_id 0 .. keys-1), one
+ * source row each, 50 scalar features and a float32[4] `embedding`; view
+ * `user_20` serves the first 20, `user_50` all 50 scalars and `user_5e`
+ * the five of FEATURES_5E (all read the same Parquet file).
  */
 export async function servingDataset(root, { keys }, log) {
-  const params = { generator: GENERATOR_VERSION, kind: 'serving', keys };
+  const params = { generator: GENERATOR_VERSION, kind: 'serving', keys, embeddingDims: EMBEDDING_DIMS };
   const dir = join(root, `serving-${keys}`);
   const repo = join(dir, 'repo');
   const features50 = userFeatures50();
   const info = {
     dir, repo, keys,
-    views: { 20: 'user_20', 50: 'user_50' },
-    features: { 20: features50.slice(0, 20).map(([n]) => n), 50: features50.map(([n]) => n) },
+    // Keyed by the name of the case's view in bench/lib/cases.mjs.
+    views: { 20: 'user_20', 50: 'user_50', '5e': 'user_5e' },
+    features: { 20: features50.slice(0, 20).map(([n]) => n), 50: features50.map(([n]) => n), '5e': FEATURES_5E },
     joinKey: 'user_id',
   };
   if (await isCurrent(dir, params)) {
@@ -164,18 +172,19 @@ export async function servingDataset(root, { keys }, log) {
   await rm(dir, { recursive: true, force: true });
   await mkdir(join(repo, 'data'), { recursive: true });
   const parquet = join(repo, 'data', 'user_profile.parquet');
-  log(`generating ${keys.toLocaleString()} rows x 50 features with DuckDB ...`);
+  log(`generating ${keys.toLocaleString()} rows x 50 features + a float32[${EMBEDDING_DIMS}] embedding with DuckDB ...`);
   const t0 = performance.now();
   await withDuckDB((conn) => conn.run(`
     COPY (
       SELECT
         i AS user_id,
         make_timestamp(((${BASE_MS} + (hash(i, 0) % ${HOUR_MS})) * 1000)::BIGINT) AS event_ts,
-        ${selectList(features50)}
+        ${selectList(features50)},
+        list_transform(range(${EMBEDDING_DIMS}), j -> ((((hash(i, 100 + j) >> 1) % 2000) / 1000.0) - 1)::FLOAT) AS embedding
       FROM range(${keys}) t(i)
     ) TO ${sqlString(parquet)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)`));
   const generatedMs = performance.now() - t0;
-  const dtypes = Object.fromEntries(features50.map(([n, d]) => [n, d]));
+  const dtypes = { ...Object.fromEntries(features50.map(([n, d]) => [n, d])), embedding: 'float32[]' };
   const view = (name, names) => ({
     name,
     entities: ['user'],
@@ -188,7 +197,7 @@ export async function servingDataset(root, { keys }, log) {
     project: 'benchserve',
     entities: [{ name: 'user', joinKeys: ['user_id'] }],
     sources: [{ name: 'user_profile_source', path: 'data/*.parquet', timestampField: 'event_ts' }],
-    featureViews: [view(info.views[20], info.features[20]), view(info.views[50], info.features[50])],
+    featureViews: Object.keys(info.views).map((k) => view(info.views[k], info.features[k])),
     featureServices: [],
   }, null, 2));
   await writeFile(join(dir, 'dataset.json'), JSON.stringify({ params, generatedMs }, null, 2));

@@ -6,7 +6,8 @@
  * Each request's body comes from `nextBody()` (fresh random keys). Every
  * response is checked for status 200, a plausible length and its structure
  * (`checkText`: cheap, no parsing); every `deepCheckEvery`-th is also parsed
- * and checked by `checkShape`.
+ * and checked by `checkShape`. The sidecar benchmark runs this in
+ * load-child.mjs, a process pinned to the load generator's core.
  */
 import autocannon from 'autocannon';
 import hdr from 'hdr-histogram-js';
@@ -110,14 +111,18 @@ export async function runLoad(o) {
   };
 }
 
-/** Merges runs of one server and case into one line of figures. */
+/**
+ * Merges runs of one server and case into one line of figures. A run's
+ * histogram is an hdr-histogram-js histogram, or one compressed as base64
+ * (load-child.mjs sends it so).
+ */
 export function summarize(runs) {
   const h = newHistogram();
   let count = 0, wallMs = 0, non2xx = 0, errors = 0, timeouts = 0, deepChecked = 0;
   let serverCpu = 0, loadCpu = 0;
   const problems = new Map();
   for (const r of runs) {
-    h.add(r.histogram);
+    h.add(typeof r.histogram === 'string' ? hdr.decodeFromCompressedBase64(r.histogram) : r.histogram);
     count += r.count;
     wallMs += r.wallMs;
     non2xx += r.non2xx;

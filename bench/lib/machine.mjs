@@ -9,7 +9,8 @@ export function loadAverage() {
 function gitCommit(cwd) {
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd, encoding: 'utf8' }).trim() !== '';
+    // Results files are written by the benchmarks themselves: they do not make the code dirty.
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', '.', ':!bench/results'], { cwd, encoding: 'utf8' }).trim() !== '';
     return dirty ? `${head} + uncommitted changes` : head;
   } catch {
     return 'unknown';
