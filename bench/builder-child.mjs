@@ -12,7 +12,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { builderApi } from './lib/bundles.mjs';
-import { snapshotSql } from './lib/direct-bundle.mjs';
+import { snapshotSql } from './lib/reference-snapshot.mjs';
 
 const [mode, repo, ...rest] = process.argv.slice(2);
 

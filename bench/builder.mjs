@@ -50,19 +50,10 @@ export async function runBuilderBench({ quick, dataRoot, resultsDir, command, lo
   // 2. The full build.
   const outDir = join(data.dir, 'out');
   await rm(outDir, { recursive: true, force: true });
-  let build;
-  if (await builderApi()) {
-    log('building with bundle-builder buildBundle ...');
-    build = await child('build', [data.repo, outDir, asOfIso]);
-    build.method = 'bundle-builder buildBundle (programmatic)';
-  } else {
-    log('bundle-builder has no buildBundle yet: timing the bench stand-in instead (NOT the builder)');
-    const t0 = performance.now();
-    const { directBundle } = await import('./lib/direct-bundle.mjs');
-    await directBundle(data.repo, outDir, data.asOf);
-    build = { ms: performance.now() - t0, method: 'bench stand-in (DuckDB QUALIFY + encodeBundle in the bench process): bundle-builder was not available' };
-    notes.push('**The build time is NOT the builder\'s**: bundle-builder\'s buildBundle was missing when this ran.');
-  }
+  if (!(await builderApi())) throw new Error('dist/bundle-builder/build.js is missing: run npm run build first');
+  log('building with bundle-builder buildBundle ...');
+  const build = await child('build', [data.repo, outDir, asOfIso]);
+  build.method = 'bundle-builder buildBundle (programmatic)';
   log(`  build ${num(build.ms)} ms`);
   const bundlePath = await newestBundle(outDir);
   const fileBytes = (await stat(bundlePath)).size;

@@ -1,8 +1,4 @@
-/**
- * Bundles for the benchmarks: built by the real builder when it is there
- * (`larder build`, or bundle-builder's buildBundle), else by the stand-in in
- * direct-bundle.mjs, and the results say which.
- */
+/** Bundles for the benchmarks, built by the real builder (`larder build`, or bundle-builder's buildBundle). */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -58,8 +54,8 @@ async function writerCodeHash() {
  */
 export async function ensureBundle(repo, outDir, { asOf, log }) {
   const marker = join(outDir, 'built-by.json');
-  const useBuilder = (await builderApi()) !== undefined;
-  const method = useBuilder ? 'larder build (bundle-builder)' : 'bench stand-in: DuckDB QUALIFY snapshot + encodeBundle (bundle-builder not available)';
+  if ((await builderApi()) === undefined) throw new Error(`${BUILD_MODULE} is missing: run npm run build first`);
+  const method = 'larder build (bundle-builder)';
   const code = await writerCodeHash();
   if (existsSync(marker)) {
     const m = JSON.parse(await readFile(marker, 'utf8'));
@@ -71,16 +67,10 @@ export async function ensureBundle(repo, outDir, { asOf, log }) {
   }
   await rm(outDir, { recursive: true, force: true });
   const t0 = performance.now();
-  if (useBuilder) {
-    log(`building with larder build ${repo} ...`);
-    const args = ['build', repo, '--out', outDir, ...(asOf ? ['--as-of', asOf.toISOString()] : [])];
-    const r = await larder(args, { echo: true });
-    if (r.code !== 0) throw new Error(`larder ${args.join(' ')} failed (exit ${r.code}):\n${r.stderr}${r.stdout}`);
-  } else {
-    log('bundle-builder not available: building with the bench stand-in (DuckDB + encodeBundle) ...');
-    const { directBundle } = await import('./direct-bundle.mjs');
-    await directBundle(repo, outDir, asOf ?? new Date());
-  }
+  log(`building with larder build ${repo} ...`);
+  const args = ['build', repo, '--out', outDir, ...(asOf ? ['--as-of', asOf.toISOString()] : [])];
+  const r = await larder(args, { echo: true });
+  if (r.code !== 0) throw new Error(`larder ${args.join(' ')} failed (exit ${r.code}):\n${r.stderr}${r.stdout}`);
   const buildMs = performance.now() - t0;
   const path = await newestBundle(outDir);
   if (!path) throw new Error(`no bundle appeared in ${outDir}`);
