@@ -9,7 +9,7 @@
  */
 import type { FieldStatus } from '../asof.js';
 import { JsonWriter } from './json-writer.js';
-import type { FeatureVector, OnlineFeaturesResponse } from './request.js';
+import type { OnlineFeaturesResponse } from './request.js';
 
 // The fixed parts of the text, encoded once.
 const encoder = new TextEncoder();

@@ -80,8 +80,6 @@ export function fromBase64(text: string): Uint8Array | undefined {
   }
 }
 
-const base64url = (bytes: Uint8Array) => base64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-
 /** The key id: the first 16 hex digits of the SHA-256 of the raw 32-byte public key. */
 export async function keyIdOf(rawPublicKey: Uint8Array): Promise<string> {
   return (await sha256Hex(rawPublicKey)).slice(0, 16);

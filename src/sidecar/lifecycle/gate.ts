@@ -13,9 +13,9 @@
  * "nothing older than the newest accepted". Below the floor only a rollback
  * (an operator, with the admin token) goes.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { replaceFile, tempPathFor } from '../../atomic-file.js';
 import { openBundle } from '../../bundle-file.js';
 import { LarderError } from '../../core/errors.js';
 import { Bundle } from '../../core/local-store.js';
@@ -183,18 +183,9 @@ async function readState(file: string): Promise<Record<string, VersionMark>> {
 
 /** Temp file in the same folder, fsync, rename: the state file is whole or the old one. */
 async function writeAtomic(path: string, text: string): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
-    const handle = await open(temp, 'wx', 0o644);
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
+    await replaceFile(path, tempPathFor(path), (file) => file.writeFile(text));
   } catch (e) {
-    await unlink(temp).catch(() => undefined);
     throw new LarderError('LARDER_ERR_BUNDLE_DIR', `cannot write the version state file ${path}: ${(e as Error).message}`, { cause: e });
   }
 }

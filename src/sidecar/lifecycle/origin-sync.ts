@@ -14,8 +14,9 @@
  * SHA-256 (a cut or garbled transfer never gets a bundle's name).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { type FileHandle, mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readFile, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { replaceFile } from '../../atomic-file.js';
 import { applyDelta } from '../../core/bundle/delta.js';
 import { bundleFileName } from '../../core/bundle/format.js';
 import { signaturePathFor } from '../../core/sign/signature.js';
@@ -158,22 +159,9 @@ export class OriginSync {
 
   /** Writes `to` through a temp file in the folder: filled by `fill`, fsynced, renamed; removed on failure. */
   private async writeVia(to: string, fill: (file: FileHandle) => Promise<void>): Promise<void> {
-    const temp = join(this.opts.dir, `.${to.split('/').pop()}${TEMP_MARK}${process.pid}-${randomBytes(4).toString('hex')}`);
-    try {
-      const file = await open(temp, 'wx', 0o644);
-      try {
-        await fill(file);
-        await file.sync();
-      } finally {
-        await file.close();
-      }
-      await rename(temp, to);
-    } catch (e) {
-      await unlink(temp).catch(() => undefined);
-      throw e;
-    }
-    await syncDir(this.opts.dir);
+    await replaceFile(to, join(this.opts.dir, `.${to.split('/').pop()}${TEMP_MARK}${process.pid}-${randomBytes(4).toString('hex')}`), fill);
   }
+
 
   /** GET `from` into `to` through a temp file: size-limited, hash-checked, fsynced, renamed. */
   private async download(from: string, to: string, maxBytes: number, sha256?: string): Promise<void> {
@@ -205,13 +193,3 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } catch {
-    // Some file systems refuse fsync on a folder; the rename is still atomic.
-  } finally {
-    await handle.close();
-  }
-}

@@ -95,7 +95,11 @@ export class ServedTap {
   /** Rows in `lines` not yet handed to the sink. */
   private batchRows = 0;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
-  private window: { state: ServingState; drift: DriftWindow } | undefined;
+  /**
+   * The drift window of the newest bundle that answers fed. It refers to its
+   * serving state weakly: a swapped-out bundle must be free to go.
+   */
+  private window: { state: WeakRef<ServingState>; installedAtMs: number; drift: DriftWindow } | undefined;
   private readonly asOfMs = new WeakMap<ServingState, number>();
   /** Counters for /metrics. */
   private accepted = 0;
@@ -258,9 +262,9 @@ export class ServedTap {
    */
   private driftFor(state: ServingState, nowMs: number): DriftWindow | undefined {
     const w = this.window;
-    if (w && w.state === state) return w.drift;
-    if (w && w.state.installedAtMs > state.installedAtMs) return undefined;
-    this.window = { state, drift: new DriftWindow(state.manifest, { windowMs: this.driftWindowMs }, nowMs) };
+    if (w && w.state.deref() === state) return w.drift;
+    if (w && w.installedAtMs > state.installedAtMs) return undefined;
+    this.window = { state: new WeakRef(state), installedAtMs: state.installedAtMs, drift: new DriftWindow(state.manifest, { windowMs: this.driftWindowMs }, nowMs) };
     return this.window.drift;
   }
 
@@ -290,8 +294,7 @@ export class ServedTap {
       metricFamily(out, 'larder_served_log_write_errors_total', 'counter', 'Failed writes to served-log files (their rows are lost).');
       out.push(`larder_served_log_write_errors_total ${s.writeErrors}`);
     }
-    const state = this.window?.state;
-    const report = state && this.driftReport(state, nowMs);
+    const report = this.drifting ? this.window?.drift.report(nowMs) : undefined;
     if (report) {
       const project = escapeLabel(report.project);
       metricFamily(out, 'larder_feature_drift_psi', 'gauge', 'Population stability index of served values against the bundle\'s training distribution, over the drift window (absent until a value is counted).');
