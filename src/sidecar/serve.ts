@@ -80,8 +80,10 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
   await lifecycle.startSync(() => source.check());
 
   const rule = { serveStale: options.serveStale };
-  const tap = await startServedTap(options, { rule, metrics, log }).catch((e: unknown) => {
+  const tap = await startServedTap(options, { rule, metrics, log }).catch(async (e: unknown) => {
     source.stop();
+    lifecycle.stop();
+    await redis?.close();
     throw e;
   });
   const deps: AppDeps = {
