@@ -56,31 +56,16 @@ export function standaloneKind(dtype: Dtype): FieldKind {
   }
 }
 
+/** The kind a bundle stores a column as: the standalone kind, but plain float32 vectors (embeddings) as raw float32. */
 function kindOf(dtype: Dtype, values: ArrayLike<unknown>): FieldKind {
-  switch (dtype) {
-    case 'int64':
-    case 'float64':
-    case 'timestamp':
-      return 'f64';
-    case 'float32':
-      return 'f32';
-    case 'bool':
-      return 'u8';
-    case 'string':
-      return 'str';
-    case 'float32[]':
-      // Plain vectors (embeddings) are stored as raw float32; lists holding
-      // nulls fall back to msgpack so that the nulls survive.
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i] as ArrayLike<unknown> | null;
-        if (isNull(v)) continue;
-        for (let j = 0; j < v!.length; j++) if (typeof v![j] !== 'number') return 'packed';
-      }
-      return 'f32list';
-    case 'string[]':
-    case 'int64[]':
-      return 'packed';
+  if (dtype !== 'float32[]') return standaloneKind(dtype);
+  // Lists holding nulls stay msgpack (the standalone kind), so that the nulls survive.
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as ArrayLike<unknown> | null;
+    if (isNull(v)) continue;
+    for (let j = 0; j < v!.length; j++) if (typeof v![j] !== 'number') return 'packed';
   }
+  return 'f32list';
 }
 
 /**
