@@ -31,9 +31,19 @@ const SIZES = {
   quick: { keys: 50_000, warmupSec: 1, rounds: 1, roundSec: 1, fixedRounds: 1, fixedSec: 1.5, connections: 32, samples: 20, quietWaitMs: 0, attempts: 1 },
 };
 
-async function post(url, body) {
-  const res = await fetch(`${url}/get-online-features`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-  return { status: res.status, text: await res.text(), headers: res.headers };
+/**
+ * One POST /get-online-features. A read, so it is sent again once when the
+ * pooled keep-alive socket turns out closed (the server's keep-alive timeout
+ * can close it while the bench opens the bundle in process).
+ */
+async function post(url, body, retried = false) {
+  try {
+    const res = await fetch(`${url}/get-online-features`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    return { status: res.status, text: await res.text(), headers: res.headers };
+  } catch (e) {
+    if (retried || !['UND_ERR_SOCKET', 'ECONNRESET'].includes(e.cause?.code)) throw e;
+    return post(url, body, true);
+  }
 }
 
 /**
