@@ -18,7 +18,8 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundle } from '../../bundle-builder/build.js';
 import { COLUMNS } from '../../bundle-builder/shadow-report.js';
@@ -35,14 +36,6 @@ const NOW = T0 + 30 * MIN;
 const USERS = Array.from({ length: 20 }, (_, i) => i + 1);
 const ABSENT = 42;
 const STATS = ['stats:clicks', 'stats:ctr', 'stats:country', 'stats:embedding'];
-
-/** Chromium: Debian's, or the one @sparticuz/chromium ships (imported by name only when needed). */
-async function chromiumPath(): Promise<string> {
-  if (existsSync('/usr/bin/chromium')) return '/usr/bin/chromium';
-  const name = '@sparticuz/chromium';
-  const mod = (await import(name)) as { default: { executablePath(): Promise<string> } };
-  return mod.default.executablePath();
-}
 
 type Row = [number, Date, Date, number, number, string, number[]];
 
@@ -181,7 +174,7 @@ describe('larder shadow', () => {
       let browser: Browser;
       beforeAll(async () => {
         if (!existsSync(report())) await larder(['shadow', repo, '--served', logDir, '--out', report()]);
-        browser = await chromium.launch({ executablePath: await chromiumPath(), args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+        browser = await launchChromium();
       });
       afterAll(async () => {
         await browser?.close();

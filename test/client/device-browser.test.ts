@@ -6,15 +6,14 @@
  * reload answers offline from IndexedDB. Chromium is found as
  * test/core/browser.test.ts finds it.
  */
-import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import packagedChromium from '@sparticuz/chromium';
 import { getRequestListener } from '@hono/node-server';
 import { build } from 'esbuild';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeKeyPair } from '../../bundle-builder/commands/keygen.js';
 import { decodeManifest } from '../../src/core/bundle/decode.js';
@@ -23,7 +22,6 @@ import { signBundle } from '../../src/core/sign/signature.js';
 import { createOriginApp } from '../../src/origin/origin.js';
 import { type TestSidecar, removeDir, shopBundle, startTestSidecar, tempDir, writeBundleFile } from '../sidecar/helpers.js';
 
-const SYSTEM_CHROMIUM = '/usr/bin/chromium';
 
 let server: Server;
 let browser: Browser;
@@ -61,11 +59,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const executablePath = existsSync(SYSTEM_CHROMIUM) ? SYSTEM_CHROMIUM : await packagedChromium.executablePath();
-  browser = await chromium.launch({
-    executablePath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
