@@ -97,7 +97,7 @@ try {
     const keys = Array.from({ length: n }, (_, i) => String(i));
     const values = [];
     const cols = FEATURES.map((f) => keys.map((_, i) => (f.dtype === 'string' ? `v${i % 500}` : i % 1000)));
-    codec.encode(keys, keys.map(() => AS_OF), undefined, cols, (f, e) => { throw e; }, (i, b) => (values[i] = Buffer.from(b.buffer, b.byteOffset, b.byteLength)));
+    codec.encode(keys, keys.map(() => AS_OF), undefined, cols, (i, b) => (values[i] = Buffer.from(b.buffer, b.byteOffset, b.byteLength)));
     const t = performance.now();
     for (let start = 0; start < n; start += 4096) {
       const p = direct.pipeline();
