@@ -50,6 +50,10 @@ export interface ServeOptions {
   stateFile?: string;
   /** Counters per view of the hot-key sketch; 0 = off. */
   hotKeyCapacity?: number;
+  /** Folder the sidecar writes each view's hot keys file to (none: only GET /hot-keys). */
+  hotKeysOut?: string;
+  /** How often those files are written, seconds. */
+  hotKeysEverySeconds?: number;
   /** An origin (larder origin) to follow into --bundles. */
   bundleUrl?: string;
   // The served-value log and drift (src/sidecar/served-log/). Optional so
@@ -206,6 +210,16 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
     key: 'hotKeyCapacity', flag: '--hot-key-capacity', env: 'LARDER_HOT_KEY_CAPACITY', valueName: '<n>', defaultText: '1000',
     description: 'Counters per view of the hot-key sketch behind GET /hot-keys (0 turns counting off). Keys asked for more than 1/n of a view\'s lookups are always among them.',
     parse: integer(0, 1_000_000, 'an integer from 0 to 1000000'),
+  },
+  {
+    key: 'hotKeysOut', flag: '--hot-keys-out', env: 'LARDER_HOT_KEYS_OUT', valueName: '<dir>', defaultText: undefined, whenUnset: 'no files (GET /hot-keys only)',
+    description: 'Folder where the sidecar writes each view\'s hot keys as <view>.hot-keys.csv (the file larder build --hot-keys reads), replaced atomically every --hot-keys-every seconds and on shutdown.',
+    parse: nonEmpty('a folder path'),
+  },
+  {
+    key: 'hotKeysEverySeconds', flag: '--hot-keys-every', env: 'LARDER_HOT_KEYS_EVERY', valueName: '<s>', defaultText: '60',
+    description: 'Seconds between writes of the --hot-keys-out files.',
+    parse: integer(1, 86_400, 'an integer from 1 to 86400'),
   },
   {
     key: 'bundleUrl', flag: '--bundle-url', env: 'LARDER_BUNDLE_URL', valueName: '<url>', defaultText: undefined, whenUnset: 'only --bundles is read',

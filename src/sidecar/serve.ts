@@ -130,8 +130,9 @@ export async function startSidecar(options: ServeOptions, extras: SidecarExtras 
       // answered, and its connection closes after the response.
       endKeepAlive();
       if (!shutdown) shutdown = closeGracefully(server, guard, graceMs, async () => {
-        // Every answer sent is in the tap by now: write them all before resolving.
+        // Every answer sent is in the tap and the hot-key counts by now: write them all before resolving.
         await tap?.close();
+        await lifecycle.close();
         await redis?.close();
       });
       else if (graceMs === 0) shutdown.cutNow();

@@ -30,7 +30,7 @@ describe('parseServeArgs', () => {
   it('defaults', () => {
     expect(parse(['--bundles', 'b'])).toEqual({
       bundles: 'b', host: '127.0.0.1', port: 6566, cacheMaxBytes: 64 * 1024 * 1024, maxBodyBytes: 1024 * 1024,
-      maxEntities: 10_000, pollMs: 2000, shutdownGraceMs: 10_000, serveStale: false, maxConnections: 1024, maxBundleBytes: 1024 ** 3, hotKeyCapacity: 1000,
+      maxEntities: 10_000, pollMs: 2000, shutdownGraceMs: 10_000, serveStale: false, maxConnections: 1024, maxBundleBytes: 1024 ** 3, hotKeyCapacity: 1000, hotKeysEverySeconds: 60,
       redis: undefined, redisCluster: undefined, redisNamespace: 'larder', redisTimeoutMs: 25, redisCacheTtlMs: 30_000, redisStreamMaxLen: 100_000, adminToken: undefined, repo: undefined,
       ...SERVED_LOG_DEFAULTS,
     });
@@ -38,7 +38,7 @@ describe('parseServeArgs', () => {
 
   it('environment variables fill what flags leave out; flags win', () => {
     const env = { LARDER_BUNDLES: '/env', LARDER_PORT: '7000', LARDER_HOST: '0.0.0.0', LARDER_CACHE_MAX_BYTES: '1MiB', LARDER_MAX_BODY_BYTES: '2048', LARDER_MAX_ENTITIES: '50', LARDER_POLL_MS: '100', LARDER_SHUTDOWN_GRACE_MS: '0', LARDER_SERVE_STALE: 'true', LARDER_MAX_CONNECTIONS: '8' };
-    expect(parse([], env)).toEqual({ bundles: '/env', host: '0.0.0.0', port: 7000, cacheMaxBytes: 1024 * 1024, maxBodyBytes: 2048, maxEntities: 50, pollMs: 100, shutdownGraceMs: 0, serveStale: true, maxConnections: 8, maxBundleBytes: 1024 ** 3, hotKeyCapacity: 1000, redis: undefined, redisCluster: undefined, redisNamespace: 'larder', redisTimeoutMs: 25, redisCacheTtlMs: 30_000, redisStreamMaxLen: 100_000, adminToken: undefined, repo: undefined, ...SERVED_LOG_DEFAULTS });
+    expect(parse([], env)).toEqual({ bundles: '/env', host: '0.0.0.0', port: 7000, cacheMaxBytes: 1024 * 1024, maxBodyBytes: 2048, maxEntities: 50, pollMs: 100, shutdownGraceMs: 0, serveStale: true, maxConnections: 8, maxBundleBytes: 1024 ** 3, hotKeyCapacity: 1000, hotKeysEverySeconds: 60, redis: undefined, redisCluster: undefined, redisNamespace: 'larder', redisTimeoutMs: 25, redisCacheTtlMs: 30_000, redisStreamMaxLen: 100_000, adminToken: undefined, repo: undefined, ...SERVED_LOG_DEFAULTS });
     const redisEnv = { LARDER_REDIS: 'rediss://:pw@cache:6380/2', LARDER_REDIS_NAMESPACE: 'staging', LARDER_REDIS_TIMEOUT_MS: '10', LARDER_REDIS_CACHE_TTL_MS: '500', LARDER_REDIS_STREAM_MAX_LEN: '1000', LARDER_ADMIN_TOKEN: 'a-long-admin-token-1', LARDER_REPO: '/repo' };
     expect(parse(['--bundles', 'b'], redisEnv)).toMatchObject({ redis: 'rediss://:pw@cache:6380/2', redisNamespace: 'staging', redisTimeoutMs: 10, redisCacheTtlMs: 500, redisStreamMaxLen: 1000, adminToken: 'a-long-admin-token-1', repo: '/repo' });
     expect(parse(['--bundles', 'b', '--redis-cluster', '10.0.0.1:7000,10.0.0.2:7000'])).toMatchObject({ redisCluster: '10.0.0.1:7000,10.0.0.2:7000' });

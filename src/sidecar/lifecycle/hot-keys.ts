@@ -11,7 +11,8 @@
  * the CSV form is the hot keys file `larder build --hot-keys` reads (a
  * header naming the view's join keys, then key parts and a count), so
  * `--hot-keys http://sidecar:6566/hot-keys?view=...&format=csv` closes the
- * loop: the next bundle holds the keys traffic reads.
+ * loop: the next bundle holds the keys traffic reads. With --hot-keys-out
+ * the sidecar also writes these files itself (hot-keys-file.ts).
  */
 import type { Context, Hono } from 'hono';
 import { LarderError, quoteInput } from '../../core/errors.js';
@@ -76,6 +77,16 @@ export class HotKeyCounter {
 /** A CSV field, quoted when it holds a comma, quote or line break (hot-keys.ts's reader unquotes it). */
 const csvField = (s: string) => (/[",\r\n]/.test(s) || s.trim() !== s ? `"${s.replace(/"/g, '""')}"` : s);
 
+/**
+ * The hot keys file `larder build --hot-keys` reads: a header naming the
+ * view's join key columns and `count`, then one line per key, most asked first.
+ */
+export function hotKeysCsv(joinKeys: readonly string[], top: readonly { key: string; count: number }[]): string {
+  const lines = [[...joinKeys, 'count'].map(csvField).join(',')];
+  for (const t of top) lines.push([...t.key.split(KEY_SEPARATOR).map(csvField), String(t.count)].join(','));
+  return lines.join('\n') + '\n';
+}
+
 export function mountHotKeys(app: Hono, measured: Measured, counter: HotKeyCounter, holder: ServingStateHolder): void {
   app.get(HOT_KEYS_ROUTE, measured(HOT_KEYS_ROUTE, (c: Context) => {
     const state = holder.current;
@@ -95,9 +106,7 @@ export function mountHotKeys(app: Hono, measured: Measured, counter: HotKeyCount
     if (format === 'json') {
       return c.json({ view: viewName, joinKeys: view.joinKeys.map((k) => k.name), capacity: counter.capacity, observed: counter.observed(viewName), keys: top.map((t) => ({ key: t.key.split(KEY_SEPARATOR), count: t.count })) });
     }
-    const lines = [[...view.joinKeys.map((k) => k.name), 'count'].map(csvField).join(',')];
-    for (const t of top) lines.push([...t.key.split(KEY_SEPARATOR).map(csvField), String(t.count)].join(','));
     c.header('content-type', 'text/csv; charset=utf-8');
-    return c.body(lines.join('\n') + '\n');
+    return c.body(hotKeysCsv(view.joinKeys.map((k) => k.name), top));
   }));
 }

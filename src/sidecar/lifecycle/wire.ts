@@ -1,7 +1,8 @@
 /**
  * The sidecar's lifecycle parts from its options, in one place so serve.ts
  * wires them in a few lines: the gate (signatures, version mark), the
- * hot-key counter, and the routes they add (/admin/rollback, /hot-keys).
+ * hot-key counter and its files, and the routes they add (/admin/rollback,
+ * /hot-keys).
  */
 import { join } from 'node:path';
 import type { Hono } from 'hono';
@@ -12,6 +13,8 @@ import type { ServingStateHolder } from '../serving-state.js';
 import { type Measured, mountAdmin } from './admin.js';
 import { BundleGate } from './gate.js';
 import { HotKeyCounter, mountHotKeys } from './hot-keys.js';
+import { HotKeyFiles } from './hot-keys-file.js';
+import { LarderError } from '../../core/errors.js';
 import { OriginSync } from './origin-sync.js';
 
 export const DEFAULT_HOT_KEY_CAPACITY = 1000;
@@ -23,7 +26,12 @@ export interface Lifecycle {
   /** With --bundle-url: starts following the origin; `landed` is the folder source's check. */
   startSync(landed: () => Promise<void>): Promise<void>;
   sync: OriginSync | undefined;
+  /** With --hot-keys-out: the files written from the counter. */
+  hotKeyFiles: HotKeyFiles | undefined;
+  /** Stops following the origin and the hot keys timer. */
   stop(): void;
+  /** At shutdown, after the last request: writes the hot keys files one last time. */
+  close(): Promise<void>;
 }
 
 export async function createLifecycle(options: ServeOptions, deps: { holder: ServingStateHolder; log: Logger; metrics: Metrics; now: () => number }): Promise<Lifecycle> {
@@ -32,10 +40,16 @@ export async function createLifecycle(options: ServeOptions, deps: { holder: Ser
   const gate = await BundleGate.create({ publicKeyFiles: options.publicKeys ?? [], stateFile, now: deps.now, maxBundleBytes: options.maxBundleBytes });
   if (gate.signed) deps.log.info(`serving only bundles signed by key ${gate.keys.map((k) => k.keyId).join(', ')}; accepted versions kept in ${stateFile}`);
   const hotKeys = new HotKeyCounter(options.hotKeyCapacity ?? DEFAULT_HOT_KEY_CAPACITY);
+  let hotKeyFiles: HotKeyFiles | undefined;
+  if (options.hotKeysOut !== undefined) {
+    if (hotKeys.capacity === 0) throw new LarderError('LARDER_ERR_OPTION', '--hot-keys-out needs hot-key counting, but --hot-key-capacity is 0');
+    hotKeyFiles = await HotKeyFiles.start({ dir: options.hotKeysOut, everyMs: (options.hotKeysEverySeconds ?? 60) * 1000, counter: hotKeys, holder: deps.holder, log: deps.log });
+  }
   let sync: OriginSync | undefined;
   return {
     gate,
     hotKeys,
+    hotKeyFiles,
     get sync() {
       return sync;
     },
@@ -50,6 +64,10 @@ export async function createLifecycle(options: ServeOptions, deps: { holder: Ser
     },
     stop() {
       sync?.stop();
+      hotKeyFiles?.stop();
+    },
+    async close() {
+      await hotKeyFiles?.close();
     },
     mount(app, measured) {
       mountAdmin(app, measured, options.adminToken, { dir: options.bundles, holder: deps.holder, gate, log: deps.log, metrics: deps.metrics });
