@@ -17,7 +17,7 @@ export const COLUMNS: readonly [string, string][] = [
   ['mismatched', 'compared minus equal'],
   ['missing', 'mismatched: the sidecar served a hole (its default), offline has a value'],
   ['extra', 'mismatched: the sidecar served a value, offline has a hole'],
-  ['stale', 'offline has a newer row than the one served, written after the bundle\'s as_of'],
+  ['stale', 'offline has a newer row than the one served, written after the bundle\'s as_of, or not yet materialized or pushed to the online store that served it'],
   ['ttl', 'the served row passed its TTL between the bundle\'s as_of and the request while offline a newer row is fresh, or --serve-stale answered a stale value where training reads the default'],
   ['skew', 'the same source row (event and created time) with a different value on the two paths: a bug'],
   ['not held', 'no tier held the key (hot keys only, nothing behind the bundle)'],

@@ -80,6 +80,10 @@ describe('causeOf', () => {
     expect(causeOf(none, offline({ eventMs: T - 5 * MIN }), HOUR_TTL)).toBe('not_held');
     // The bundle held an older row than offline has from before as_of.
     expect(causeOf(served({ eventMs: T - 20 * MIN }), offline({ eventMs: T - 5 * MIN }), HOUR_TTL)).toBe('unexplained');
+    // The same from Redis (or a pushed row, or the LRU's copy of one): the online store lagged the offline data.
+    for (const tier of ['redis', 'pushed', 'lru']) expect(causeOf(served({ tier, eventMs: T - 20 * MIN }), offline({ eventMs: T - 5 * MIN }), HOUR_TTL)).toBe('stale');
+    // But Redis serving a row newer than offline has is no lag.
+    expect(causeOf(served({ tier: 'redis', eventMs: T - 5 * MIN }), offline({ eventMs: T - 20 * MIN }), HOUR_TTL)).toBe('unexplained');
     // A served row newer than any offline row.
     expect(causeOf(served({}), offline({ eventMs: null, status: 'NOT_FOUND' }), HOUR_TTL)).toBe('unexplained');
   });

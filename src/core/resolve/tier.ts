@@ -16,6 +16,8 @@ import type { FeatureDef, FeatureViewDef } from '../repo/types.js';
 
 /** The name an entity's answer carries when no tier held its key. */
 export const DEFAULT_TIER_NAME = 'default';
+/** The bundle tier's name (tiers/bundle.ts): every other tier's rows come from the online store or a cache. */
+export const BUNDLE_TIER_NAME = 'bundle';
 
 /**
  * A store whose rows an answer can read feature by feature, without

@@ -23,7 +23,10 @@
  *                training reads the default.
  *   stale        offline has a newer row than the one served, written after
  *                the bundle's as_of (its event or created time is later): the
- *                bundle had not seen it yet.
+ *                bundle had not seen it yet. Or the row was served by the
+ *                online store (Redis, a pushed row, or the LRU holding one of
+ *                theirs): materialize or push had not written the newer row
+ *                (the store keeps no time of its own to check it against).
  *   not_held     no tier held the key (a bundle of hot keys only, and no
  *                tier behind it), though offline had a row before as_of.
  *   unexplained  anything else: a served row newer than any offline one, a
@@ -31,7 +34,7 @@
  */
 import { type FieldStatus, compareVersions, isFreshAt } from '../asof.js';
 import type { Dtype } from '../dtypes.js';
-import { DEFAULT_TIER_NAME } from '../resolve/tier.js';
+import { BUNDLE_TIER_NAME, DEFAULT_TIER_NAME } from '../resolve/tier.js';
 
 export interface Tolerance {
   abs: number;
@@ -166,6 +169,7 @@ export function causeOf(served: ServedSide, offline: OfflineSide, ttlSeconds: nu
     if (s && served.status === 'OUTSIDE_MAX_AGE' && isFreshAt(s.eventTsMs, asOf, ttlSeconds)) return 'ttl';
     if (o.eventTsMs > asOf || (o.createdTsMs !== null && o.createdTsMs > asOf)) return 'stale';
     if (!s && served.tier === DEFAULT_TIER_NAME) return 'not_held';
+    if (s && served.tier !== BUNDLE_TIER_NAME) return 'stale';
   }
   return 'unexplained';
 }

@@ -6,7 +6,7 @@
  * (pushed changes), which do not settle.
  */
 import type { BundleData, BundleView } from '../../bundle/bundle.js';
-import type { Row, Tier, ViewSpec } from '../tier.js';
+import { BUNDLE_TIER_NAME, type Row, type Tier, type ViewSpec } from '../tier.js';
 
 /**
  * A row the bundle holds, by reference. An answer reads just the features
@@ -33,7 +33,7 @@ export class BundleRow implements Row {
 }
 
 export class BundleTier implements Tier {
-  readonly name = 'bundle';
+  readonly name = BUNDLE_TIER_NAME;
   readonly settles = true;
   readonly worthCaching = false;
   readonly settlesView?: (view: ViewSpec) => boolean;
