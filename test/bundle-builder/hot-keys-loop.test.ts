@@ -19,6 +19,14 @@ let data: DataFiles;
 const serveOptions = (bundles: string, more: Partial<ServeOptions> = {}): ServeOptions => ({
   bundles, host: '127.0.0.1', port: 0, cacheMaxBytes: 0, maxBodyBytes: 1 << 20, maxEntities: 1000, pollMs: 50, shutdownGraceMs: 100, serveStale: false, maxConnections: 64, maxBundleBytes: 1 << 30, hotKeyCapacity: 50, ...more,
 });
+/** A sidecar on a fresh bundle writing its hot keys files every `everySeconds` (--hot-keys-out). */
+async function sidecarWritingHotKeys(everySeconds: number) {
+  const out = await tempDir();
+  const filesDir = join(await tempDir(), 'hot');
+  await buildBundle({ repoDir, outDir: out, asOf: new Date('2024-02-01T00:00:00Z') });
+  const sidecar = await startSidecar(serveOptions(out, { hotKeysOut: filesDir, hotKeysEverySeconds: everySeconds }), { log: silentLogger });
+  return { sidecar, out, filesDir, file: join(filesDir, 'driver_stats.hot-keys.csv') };
+}
 /** 200 requests: each asks for the hot drivers (311 most, then 42, then 7) and 5 others spread over all. */
 async function skewedTraffic(url: string): Promise<void> {
   for (let r = 0; r < 200; r++) {
@@ -96,11 +104,7 @@ describe('the hot-key loop', () => {
   }, 60_000);
 
   it('--hot-keys-out: the sidecar writes the hot keys file on its timer while it serves', async () => {
-    const out = await tempDir();
-    const filesDir = join(await tempDir(), 'hot');
-    await buildBundle({ repoDir, outDir: out, asOf: new Date('2024-02-01T00:00:00Z') });
-    const sidecar = await startSidecar(serveOptions(out, { hotKeysOut: filesDir, hotKeysEverySeconds: 1 }), { log: silentLogger });
-    const file = join(filesDir, 'driver_stats.hot-keys.csv');
+    const { sidecar, filesDir, file } = await sidecarWritingHotKeys(1);
     try {
       await skewedTraffic(sidecar.url);
       const deadline = Date.now() + 5000;
@@ -115,12 +119,8 @@ describe('the hot-key loop', () => {
   }, 60_000);
 
   it('--hot-keys-out: shutdown writes the final counts, and the next build holds those keys', async () => {
-    const out = await tempDir();
-    const filesDir = join(await tempDir(), 'hot');
-    await buildBundle({ repoDir, outDir: out, asOf: new Date('2024-02-01T00:00:00Z') });
     // A timer that never fires during the test: only shutdown writes.
-    const sidecar = await startSidecar(serveOptions(out, { hotKeysOut: filesDir, hotKeysEverySeconds: 3600 }), { log: silentLogger });
-    const file = join(filesDir, 'driver_stats.hot-keys.csv');
+    const { sidecar, out, file } = await sidecarWritingHotKeys(3600);
     let closed = false;
     try {
       await skewedTraffic(sidecar.url);
