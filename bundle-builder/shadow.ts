@@ -8,10 +8,16 @@
  *   read *.ndjson lines -> probe table (entity keys, request time) ->
  *   point-in-time join with row statuses and winner times -> compare each
  *   logged value, name the cause of each difference -> summary + verdict.
+ *
+ * The log is read twice, line by line: once to check every line and find
+ * the features logged, then in batches of `batchRecords` lines, each joined
+ * and compared on its own, so memory does not grow with the log.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { BIGINT, VARCHAR } from '@duckdb/node-api';
-import { readFile, readdir } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { join, resolve } from 'node:path';
 import { valueStatus } from '../src/core/asof.js';
 import { LarderError } from '../src/core/errors.js';
@@ -20,11 +26,11 @@ import { type Tolerance, EXACT } from '../src/core/shadow/compare.js';
 import { type ServedRecord, ServedRecordError, parseServedRecord } from '../src/core/shadow/served-record.js';
 import { type ComparedFeature, type ShadowSummary, ShadowAccumulator, type Verdict, verdict } from '../src/core/shadow/summary.js';
 import { planViews } from './build.js';
-import { loadRepo } from './config.js';
+import { type LoadedRepo, loadRepo } from './config.js';
 import type { ViewReadPlan } from './sources/check.js';
 import { duckdbMessage, openDb, sqlIdent } from './duckdb.js';
 import {
-  type JoinOutput, joinViews, PROBE_TIME, ROW_STATUS_CODES, pointInTimeSql, rowStatusColumn, storedColumn, winnerCreatedColumn,
+  type JoinOutput, type JoinView, joinViews, PROBE_TIME, ROW_STATUS_CODES, pointInTimeSql, rowStatusColumn, storedColumn, winnerCreatedColumn,
   winnerEventColumn,
 } from './point-in-time-sql.js';
 
@@ -41,6 +47,8 @@ export interface ShadowOptions {
   /** The verdict fails when a feature's skew or unexplained rate is above this (0..1, default 0). */
   maxMismatch?: number;
   threads?: number;
+  /** Log lines joined and compared at once (default 200,000): bounds memory whatever the log's length. */
+  batchRecords?: number;
   onProgress?: (p: ShadowProgress) => void;
 }
 
@@ -60,6 +68,7 @@ export interface ShadowResult {
 
 const PROBES = '__larder_shadow_probes';
 const PROBE_ROW = '__larder_probe_row';
+const DEFAULT_BATCH_RECORDS = 200_000;
 
 /** The log's complete files, sorted (a `.part` file is still being written). */
 async function logFiles(dir: string): Promise<string[]> {
@@ -74,23 +83,80 @@ async function logFiles(dir: string): Promise<string[]> {
   return files;
 }
 
-async function readRecords(files: readonly string[]): Promise<ServedRecord[]> {
-  const records: ServedRecord[] = [];
+/**
+ * The log's records in batches of at most `size`, read line by line, so
+ * that a log of any length is compared in bounded memory. A line that is
+ * not a record fails the run, naming its file and line.
+ */
+async function* recordBatches(files: readonly string[], size: number): AsyncGenerator<ServedRecord[]> {
+  let batch: ServedRecord[] = [];
   for (const file of files) {
-    const text = await readFile(file, 'utf8');
+    const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
     let lineNo = 0;
-    for (const line of text.split('\n')) {
-      lineNo++;
-      if (line.trim() === '') continue;
-      try {
-        records.push(parseServedRecord(line));
-      } catch (e) {
-        if (e instanceof ServedRecordError) throw new LarderError('LARDER_ERR_SOURCE', `${file}:${lineNo}: not a served-log record: ${e.message}`);
-        throw e;
+    try {
+      for await (const line of lines) {
+        lineNo++;
+        if (line.trim() === '') continue;
+        try {
+          batch.push(parseServedRecord(line));
+        } catch (e) {
+          if (e instanceof ServedRecordError) throw new LarderError('LARDER_ERR_SOURCE', `${file}:${lineNo}: not a served-log record: ${e.message}`);
+          throw e;
+        }
+        if (batch.length >= size) {
+          yield batch;
+          batch = [];
+        }
+      }
+    } catch (e) {
+      if (e instanceof LarderError) throw e;
+      throw new LarderError('LARDER_ERR_SOURCE', `${file}: cannot read the served log: ${(e as Error).message}`);
+    } finally {
+      lines.close();
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
+/** What a first pass over the log finds: the features logged, the lines of this project and of others. */
+interface LogSurvey {
+  /** Each logged `view:feature`, resolved against the repo (null: not in it any more). */
+  refs: Map<string, FeatureRef | null>;
+  /** The views of the resolvable features, in order of first use. */
+  views: FeatureViewDef[];
+  lines: number;
+  otherProject: number;
+}
+
+async function surveyLog(files: readonly string[], repo: LoadedRepo['repo'], batchRecords: number): Promise<LogSurvey> {
+  const survey: LogSurvey = { refs: new Map(), views: [], lines: 0, otherProject: 0 };
+  for await (const batch of recordBatches(files, batchRecords)) {
+    for (const r of batch) {
+      if (r.project !== repo.project) {
+        survey.otherProject++;
+        continue;
+      }
+      survey.lines++;
+      for (const sv of r.views) {
+        for (const name of sv.features) {
+          const ref = `${sv.view}:${name}`;
+          if (survey.refs.has(ref)) continue;
+          const view = repo.featureViews.find((v) => v.name === sv.view);
+          const featureIndex = view ? view.features.findIndex((x) => x.name === name) : -1;
+          if (!view || featureIndex < 0) {
+            survey.refs.set(ref, null);
+            continue;
+          }
+          if (!survey.views.includes(view)) survey.views.push(view);
+          survey.refs.set(ref, {
+            view: survey.views.indexOf(view), featureIndex, output: 0,
+            compared: { ref, view: view.name, dtype: view.features[featureIndex]!.dtype, ttlSeconds: view.ttlSeconds },
+          });
+        }
       }
     }
   }
-  return records;
+  return survey;
 }
 
 /** DuckDB JS values as plain JSON-able ones: integers as numbers, lists as arrays. */
@@ -135,6 +201,57 @@ async function loadProbes(conn: DuckDBConnection, records: readonly ServedRecord
   return mistyped;
 }
 
+/**
+ * Compares one batch: each row of the join's `result` (one per record, by
+ * its position in `records`) against the values that record logged.
+ * Returns the logged values whose feature the repo does not know.
+ */
+async function compareBatch(
+  result: Awaited<ReturnType<DuckDBConnection['stream']>>,
+  records: readonly ServedRecord[],
+  ctx: { known: readonly FeatureRef[]; byRef: ReadonlyMap<string, FeatureRef>; plans: readonly ViewReadPlan[]; acc: ShadowAccumulator },
+): Promise<number> {
+  const { known, byRef, plans, acc } = ctx;
+  let unknownFeature = 0;
+  const names = result.columnNames();
+  const col = (name: string) => names.indexOf(name);
+  const rowCol = col(PROBE_ROW);
+  const outCols = known.map((r) => ({ value: col(`o${r.output}`), stored: col(storedColumn(r.view, r.featureIndex)) }));
+  const viewCols = plans.map((_, v) => ({ status: col(rowStatusColumn(v)), event: col(winnerEventColumn(v)), created: col(winnerCreatedColumn(v)) }));
+  for await (const rows of result.yieldRowsJs()) {
+    for (const row of rows) {
+      const record = records[Number(row[rowCol])]!;
+      for (const sv of record.views) {
+        for (let j = 0; j < sv.features.length; j++) {
+          const ref = byRef.get(`${sv.view}:${sv.features[j]}`);
+          if (!ref) {
+            unknownFeature++;
+            continue;
+          }
+          const vc = viewCols[ref.view]!;
+          const oc = outCols[ref.output]!;
+          const rowStatus = ROW_STATUS_CODES[Number(row[vc.status])]!;
+          acc.add(
+            ref.compared,
+            {
+              value: sv.values[j], status: sv.statuses[j]!, tier: sv.tier, eventMs: sv.event_ms, createdMs: sv.created_ms,
+              requestMs: record.request_ms, bundleAsOfMs: record.bundle_as_of_ms, serveStale: record.serve_stale,
+            },
+            {
+              value: plain(row[oc.value]),
+              status: valueStatus(rowStatus, row[oc.stored] === null || row[oc.stored] === undefined),
+              eventMs: timeOrNull(row[vc.event]),
+              createdMs: timeOrNull(row[vc.created]),
+            },
+            { entity: record.entity, requestId: record.request_id, bundleVersion: record.bundle_version },
+          );
+        }
+      }
+    }
+  }
+  return unknownFeature;
+}
+
 /** Runs the comparison; see ShadowOptions. */
 export async function runShadow(opts: ShadowOptions): Promise<ShadowResult> {
   const started = performance.now();
@@ -146,40 +263,19 @@ export async function runShadow(opts: ShadowOptions): Promise<ShadowResult> {
   const { repo } = loaded;
   const files = await logFiles(opts.servedDir);
   progress({ phase: 'read', message: `reading ${files.length} served-log file(s) in ${opts.servedDir}` });
-  const all = await readRecords(files);
+  // Two passes: the first checks every line and finds the features logged
+  // (the join's columns); the second compares batch by batch.
+  const batchRecords = opts.batchRecords ?? DEFAULT_BATCH_RECORDS;
+  const survey = await surveyLog(files, repo, batchRecords);
+  const { refs, views } = survey;
   const warnings: string[] = [];
-  const skipped = { otherProject: 0, unknownFeature: 0 };
-
-  const records = all.filter((r) => r.project === repo.project);
-  skipped.otherProject = all.length - records.length;
+  const skipped = { otherProject: survey.otherProject, unknownFeature: 0 };
   if (skipped.otherProject > 0) warnings.push(`${skipped.otherProject} log lines are of another project than "${repo.project}" and were skipped`);
-
-  // The logged features, resolved against the repo as it is now.
-  const views: FeatureViewDef[] = [];
-  const refs = new Map<string, FeatureRef | null>();
-  for (const r of records) {
-    for (const sv of r.views) {
-      for (const name of sv.features) {
-        const ref = `${sv.view}:${name}`;
-        if (refs.has(ref)) continue;
-        const view = repo.featureViews.find((v) => v.name === sv.view);
-        const featureIndex = view ? view.features.findIndex((x) => x.name === name) : -1;
-        if (!view || featureIndex < 0) {
-          refs.set(ref, null);
-          continue;
-        }
-        if (!views.includes(view)) views.push(view);
-        refs.set(ref, {
-          view: views.indexOf(view), featureIndex, output: 0,
-          compared: { ref, view: view.name, dtype: view.features[featureIndex]!.dtype, ttlSeconds: view.ttlSeconds },
-        });
-      }
-    }
-  }
   const unknown = [...refs].filter(([, v]) => v === null).map(([k]) => k);
   if (unknown.length > 0) warnings.push(`features not in the repo any more, not compared: ${unknown.join(', ')}`);
   const known = [...refs.values()].filter((r): r is FeatureRef => r !== null);
   known.forEach((r, i) => (r.output = i));
+  const byRef = new Map(known.map((r) => [r.compared.ref, r]));
 
   const acc = new ShadowAccumulator({ tolerance });
   const db = await openDb({ threads: opts.threads });
@@ -190,68 +286,40 @@ export async function runShadow(opts: ShadowOptions): Promise<ShadowResult> {
     const plans = views.map((v) => planned.get(v.name)!);
     const keyTypes = new Map<string, 'int64' | 'string'>();
     for (const plan of plans) for (const k of plan.joinKeys) keyTypes.set(k.name, keyTypes.get(k.name) === 'string' ? 'string' : k.dtype);
-    const mistyped = await loadProbes(conn, records, keyTypes);
-    if (mistyped > 0) warnings.push(`${mistyped} logged join key values have another type than the views' sources give them; those entities read as not found offline`);
 
-    let joined;
+    let joined: JoinView[] = [];
     try {
-      joined = await joinViews(conn, plans);
+      if (views.length > 0) joined = await joinViews(conn, plans);
     } catch (e) {
       throw new LarderError('LARDER_ERR_SOURCE', `${loaded.file}: reading the views' sources failed: ${duckdbMessage(e)}`, { cause: e });
     }
     const outputs: JoinOutput[] = known.map((r) => ({ view: r.view, feature: r.featureIndex, name: `o${r.output}` }));
-    const sql = pointInTimeSql({
+    const sql = views.length > 0 ? pointInTimeSql({
       probes: PROBES, views: joined, outputs, defaults: true, rowStatuses: true, diagnostics: true,
       passthrough: `p.${PROBE_ROW}`, orderBy: `p.${PROBE_ROW}`,
-    });
-    progress({ phase: 'join', message: `recomputing ${records.length} logged entities' values at their request times` });
-    const byRef = new Map(known.map((r) => [r.compared.ref, r]));
-    for (const r of records) acc.addRecord(r.request_ms, r.bundle_version);
-    if (views.length > 0) {
+    }) : undefined;
+
+    let mistyped = 0;
+    let done = 0;
+    for await (const batch of recordBatches(files, batchRecords)) {
+      const records = batch.filter((r) => r.project === repo.project);
+      for (const r of records) acc.addRecord(r.request_ms, r.bundle_version);
+      progress({ phase: 'join', message: `recomputing the values of logged entities ${done + 1}-${done + records.length} of ${survey.lines} at their request times` });
+      done += records.length;
+      if (!sql) {
+        skipped.unknownFeature += records.reduce((n, r) => n + r.views.reduce((t, v) => t + v.features.length, 0), 0);
+        continue;
+      }
+      mistyped += await loadProbes(conn, records, keyTypes);
       let result;
       try {
         result = await conn.stream(sql);
       } catch (e) {
         throw new LarderError('LARDER_ERR_SOURCE', `${loaded.file}: shadow join failed: ${duckdbMessage(e)}`, { cause: e });
       }
-      const names = result.columnNames();
-      const col = (name: string) => names.indexOf(name);
-      const rowCol = col(PROBE_ROW);
-      const outCols = known.map((r) => ({ value: col(`o${r.output}`), stored: col(storedColumn(r.view, r.featureIndex)) }));
-      const viewCols = plans.map((_, v) => ({ status: col(rowStatusColumn(v)), event: col(winnerEventColumn(v)), created: col(winnerCreatedColumn(v)) }));
-      progress({ phase: 'compare', message: 'comparing served values with training values' });
-      for await (const rows of result.yieldRowsJs()) {
-        for (const row of rows) {
-          const record = records[Number(row[rowCol])]!;
-          for (const sv of record.views) {
-            for (let j = 0; j < sv.features.length; j++) {
-              const ref = byRef.get(`${sv.view}:${sv.features[j]}`);
-              if (!ref) {
-                skipped.unknownFeature++;
-                continue;
-              }
-              const vc = viewCols[ref.view]!;
-              const oc = outCols[ref.output]!;
-              const rowStatus = ROW_STATUS_CODES[Number(row[vc.status])]!;
-              acc.add(
-                ref.compared,
-                {
-                  value: sv.values[j], status: sv.statuses[j]!, tier: sv.tier, eventMs: sv.event_ms, createdMs: sv.created_ms,
-                  requestMs: record.request_ms, bundleAsOfMs: record.bundle_as_of_ms, serveStale: record.serve_stale,
-                },
-                {
-                  value: plain(row[oc.value]),
-                  status: valueStatus(rowStatus, row[oc.stored] === null || row[oc.stored] === undefined),
-                  eventMs: timeOrNull(row[vc.event]),
-                  createdMs: timeOrNull(row[vc.created]),
-                },
-                { entity: record.entity, requestId: record.request_id, bundleVersion: record.bundle_version },
-              );
-            }
-          }
-        }
-      }
-    } else skipped.unknownFeature = records.reduce((s, r) => s + r.views.reduce((t, v) => t + v.features.length, 0), 0);
+      skipped.unknownFeature += await compareBatch(result, records, { known, byRef, plans, acc });
+    }
+    if (mistyped > 0) warnings.push(`${mistyped} logged join key values have another type than the views' sources give them; those entities read as not found offline`);
   } finally {
     db.close();
   }

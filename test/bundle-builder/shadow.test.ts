@@ -155,6 +155,13 @@ describe('larder shadow', () => {
       expect(result.verdict.failures).toEqual([expect.stringContaining('stats:ctr: skew rate 4.76% (1 of 21)')]);
     });
 
+    it('reads the log in batches to bound memory, with the same result as in one', async () => {
+      // 21 lines in batches of 4: six joins, and the last batch short.
+      const batched = await runShadow({ repoDir: repo, servedDir: logDir, batchRecords: 4 });
+      expect(batched.summary).toEqual(result.summary);
+      expect(batched.skipped).toEqual(result.skipped);
+    });
+
     it('gates a deployment: exit 1 past --max-mismatch, 0 within it; writes .md and .json reports', async () => {
       const strict = await larder(['shadow', repo, '--served', logDir, '--out', report()]);
       expect(strict.code).toBe(1);
