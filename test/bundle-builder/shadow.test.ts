@@ -14,7 +14,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { appendFile, copyFile, readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -117,6 +117,16 @@ describe('larder shadow', () => {
     const cli = await larder(['shadow', repo, '--served', logDir]);
     expect(cli.code, cli.stderr).toBe(0);
     expect(cli.stdout).toContain('105 values of 21 logged entities compared: 105 equal, 0 mismatched');
+  });
+
+  it('names the file and line of a log line that is not a record', async () => {
+    const copy = await tempDir();
+    const files = (await readdir(logDir)).filter((f) => f.endsWith('.ndjson')).sort();
+    for (const f of files) await copyFile(join(logDir, f), join(copy, f));
+    const last = join(copy, files.at(-1)!);
+    const lines = (await readFile(last, 'utf8')).split('\n').filter((l) => l !== '').length;
+    await appendFile(last, '{"request_ms":"soon"}\n');
+    await expect(runShadow({ repoDir: repo, servedDir: copy })).rejects.toMatchObject({ code: 'LARDER_ERR_SOURCE', message: expect.stringContaining(`${last}:${lines + 1}: not a served-log record`) });
   });
 
   describe('with planted skew, staleness and a TTL boundary', () => {
