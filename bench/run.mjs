@@ -1,6 +1,8 @@
 /**
  * `npm run bench [-- <part>...] [--quick]`: the benchmarks of larder.
- *   parts:   builder (issue 2), sidecar (issue 3); default both
+ *   parts:   builder (issue 2), sidecar (issues 3, 9), redis (issue 10),
+ *            training and served-log (issue 11), lifecycle (issue 12);
+ *            default all, in that order
  *   --quick  small data and short runs, a smoke check (< 1 minute);
  *            writes bench/results/<part>-quick.md instead of <part>.md
  * Compiles the TypeScript first (dist/ is what the benchmarks import).
@@ -8,7 +10,7 @@
  * A missing tool (wrk, taskset) is reported with how to install it, before
  * any part runs, and exits 1.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,12 +19,20 @@ import { BenchSetupError } from './lib/pinning.mjs';
 import { sidecarTools } from './lib/wrk.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const PARTS = ['builder', 'sidecar'];
-const USAGE = `usage: npm run bench [-- [builder] [sidecar] [--quick] [--serve-args "<flags>"]]
-  builder   builder benchmark (issue 2): build time vs DuckDB, bytes, open, memory, lookups
-  sidecar   serving benchmark, per core: sidecar vs bare node:http, server on core 0, wrk
-            (max throughput) or autocannon (fixed rate) on core 1; needs wrk and taskset
-  --quick   small data and short runs (smoke check, under a minute); results go to *-quick.md
+/** Parts that run as their own script (bench/<part>.mjs [--quick]), each writing bench/results/<part>[-quick].md. */
+const SCRIPT_PARTS = ['redis', 'training', 'served-log', 'lifecycle'];
+const PARTS = ['builder', 'sidecar', ...SCRIPT_PARTS];
+const USAGE = `usage: npm run bench [-- [part ...] [--quick] [--serve-args "<flags>"]]
+  parts (default: all, in this order):
+  builder     builder benchmark (issue 2): build time vs DuckDB, bytes, open, memory, lookups
+  sidecar     serving benchmark, per core: sidecar vs bare node:http, server on core 0, wrk
+              (max throughput) or autocannon (fixed rate) on core 1; needs wrk and taskset
+  redis       Redis (issue 10): cold reads vs direct MGET, bundle vs Redis-only per core,
+              materialize keys/s vs direct ioredis writes
+  training    training sets (issue 11) vs DuckDB's own ASOF join
+  served-log  per-core cost of --log-served at sample 1.0 (issue 11)
+  lifecycle   swaps under load, delta size, device-client lookups (issue 12)
+  --quick     small data and short runs (a smoke check); results go to *-quick.md
   --serve-args "<flags>"  extra flags for \`larder serve\` in the sidecar part (e.g. "--max-entities 500");
             results go to sidecar-<flags>.md, so settings can be compared`;
 
@@ -77,6 +87,14 @@ await mkdir(resultsDir, { recursive: true });
 const started = performance.now();
 for (const part of parts) {
   log(`== ${part}${quick ? ' (quick)' : ''} ==`);
+  if (SCRIPT_PARTS.includes(part)) {
+    const child = spawnSync(process.execPath, [join(ROOT, 'bench', `${part}.mjs`), ...(quick ? ['--quick'] : [])], { cwd: ROOT, stdio: 'inherit' });
+    if (child.status !== 0) {
+      log(`${part} failed (exit ${child.status ?? child.signal})`);
+      process.exitCode = 1;
+    }
+    continue;
+  }
   const mod = part === 'builder' ? await import('./builder.mjs') : await import('./sidecar.mjs');
   const run = part === 'builder' ? mod.runBuilderBench : mod.runSidecarBench;
   await run({ quick, dataRoot, resultsDir, command, log, serveArgs });
