@@ -12,11 +12,11 @@
  *              or created time): the keys whose value can have changed
  *              since a materialize at t.
  */
-import { RowValueCodec } from '../src/core/bundle/row-value.js';
+import { type PackedRowValues, RowValueCodec } from '../src/core/bundle/row-value.js';
 import { LarderError } from '../src/core/errors.js';
 import { type RedisTarget, closeRedis, connectRedis, describeTarget, waitReady } from '../src/sidecar/redis/connection.js';
 import { ViewKeys } from '../src/sidecar/redis/keys.js';
-import { writeRows } from '../src/sidecar/redis/rows.js';
+import { RowWriter } from '../src/sidecar/redis/rows.js';
 import { type BuildProgress, onlineViews, planViews } from './build.js';
 import { loadRepo } from './config.js';
 import { duckdbMessage, openDb, queryRows } from './duckdb.js';
@@ -130,6 +130,8 @@ export async function materialize(opts: MaterializeOptions): Promise<Materialize
       }
 
       t = performance.now();
+      // Most keys are absent from Redis on a first materialize: MSETNX first (see redis/rows.ts).
+      const writer = new RowWriter(client, keys, { ttlMs, absentFirst: true });
       const columns = view.features.map((f) => cols.columns[f.name]!);
       const created = plan.createdTsSql ? cols.createdTsMs : undefined;
       // A few batches in flight: Redis stores one while the next is encoded.
@@ -137,14 +139,14 @@ export async function materialize(opts: MaterializeOptions): Promise<Materialize
       for (let start = 0; start < cols.rows; start += batchRows) {
         const end = Math.min(cols.rows, start + batchRows);
         const batchKeys = cols.keys.slice(start, end);
-        const values = new Array<Uint8Array>(end - start);
+        let values: PackedRowValues;
         try {
-          codec.encode(batchKeys, cols.eventTsMs.subarray(start, end), created?.subarray(start, end), columns.map((c) => slice(c, start, end)), (i, v) => (values[i] = v));
+          values = codec.encodePacked(batchKeys, cols.eventTsMs.subarray(start, end), created?.subarray(start, end), columns.map((c) => slice(c, start, end)));
         } catch (e) {
           if (e instanceof LarderError && e.code === 'LARDER_ERR_VALUE') throw new LarderError(e.code, `feature view "${view.name}", ${e.message}`, { cause: e });
           throw e;
         }
-        const write = writeRows(client, keys, batchKeys, values, ttlMs).then((r) => {
+        const write = writer.write(batchKeys, values).then((r) => {
           summary.written += r.written;
           summary.kept += r.kept;
           sent += batchKeys.length;
