@@ -12,15 +12,15 @@
  *              or created time): the keys whose value can have changed
  *              since a materialize at t.
  */
-import { RowValueCodec } from '../src/core/bundle/row-value.js';
+import { type PackedRowValues, RowValueCodec } from '../src/core/bundle/row-value.js';
 import { LarderError } from '../src/core/errors.js';
 import { type RedisTarget, closeRedis, connectRedis, describeTarget, waitReady } from '../src/sidecar/redis/connection.js';
 import { ViewKeys } from '../src/sidecar/redis/keys.js';
-import { writeRows } from '../src/sidecar/redis/rows.js';
+import { RowWriter } from '../src/sidecar/redis/rows.js';
 import { type BuildProgress, onlineViews, planViews } from './build.js';
 import { loadRepo } from './config.js';
 import { duckdbMessage, openDb, queryRows } from './duckdb.js';
-import { readSnapshot } from './snapshot-reader.js';
+import { type SnapshotColumns, readSnapshotBatches } from './snapshot-reader.js';
 import { CREATED_COLUMN, EVENT_COLUMN, snapshotSql } from './snapshot-sql.js';
 
 export interface MaterializeOptions {
@@ -60,12 +60,21 @@ export interface MaterializeResult {
   views: ViewMaterializeSummary[];
   warnings: string[];
   seconds: number;
-  timings: { snapshotSeconds: number; convertSeconds: number; writeSeconds: number };
-  /** Keys sent per second of the write phase (encode and Redis). */
+  /**
+   * snapshotSeconds: DuckDB's as-of snapshot (and count). writeSeconds: the
+   * write phase, reading the snapshot from DuckDB into columns, encoding and
+   * writing to Redis, overlapped (streamed batch by batch). Of the write
+   * phase, convertSeconds were spent reading DuckDB into columns and
+   * encodeSeconds encoding rows, while Redis stored earlier batches.
+   */
+  timings: { snapshotSeconds: number; writeSeconds: number; convertSeconds: number; encodeSeconds: number };
+  /** Keys written per second of the write phase (DuckDB to columns, encode and Redis). */
   writeKeysPerSecond: number;
 }
 
 const SNAPSHOT_TABLE = '__larder_materialize';
+/** Batches sent and not yet stored: Redis stores them while the next is read and encoded. */
+const MAX_BATCHES_IN_FLIGHT = 4;
 const seconds = (fromMs: number) => (performance.now() - fromMs) / 1000;
 
 export async function materialize(opts: MaterializeOptions): Promise<MaterializeResult> {
@@ -75,7 +84,7 @@ export async function materialize(opts: MaterializeOptions): Promise<Materialize
   const batchRows = opts.batchRows ?? 4096;
   const ttlMs = Math.round((opts.keyTtlSeconds ?? 0) * 1000);
   const progress = opts.onProgress ?? (() => undefined);
-  const timings = { snapshotSeconds: 0, convertSeconds: 0, writeSeconds: 0 };
+  const timings = { snapshotSeconds: 0, writeSeconds: 0, convertSeconds: 0, encodeSeconds: 0 };
 
   progress({ phase: 'config', message: `loading feature repo ${opts.repoDir}` });
   const loaded = await loadRepo(opts.repoDir);
@@ -113,48 +122,61 @@ export async function materialize(opts: MaterializeOptions): Promise<Materialize
       timings.snapshotSeconds += seconds(t);
       progress({ phase: 'snapshot', view: view.name, message: `feature view "${view.name}": ${rows} keys${opts.since ? ` changed since ${opts.since.toISOString()}` : ''}` });
 
+      // The write phase streams: each batch of rows is read from DuckDB into
+      // columns, encoded and sent, and DuckDB reads the next while Redis
+      // stores it, so at most a few batches are held as JS values.
       t = performance.now();
-      const cols = await readSnapshot(db.conn, `SELECT * FROM ${SNAPSHOT_TABLE}${filter}`, rows, {
-        what: `feature view "${view.name}"`,
-        joinKeys: plan.joinKeys,
-        features: plan.features,
-      });
-      await db.conn.run(`DROP TABLE IF EXISTS ${SNAPSHOT_TABLE}`);
-      timings.convertSeconds += seconds(t);
-      summary.keys = cols.rows;
-      summary.ties = cols.ties;
-      if (cols.ties > 0) {
-        const w = `feature view "${view.name}": for ${cols.ties} keys the latest rows had equal event and created timestamps; the row latest in source order (file name, then row) was taken`;
-        warnings.push(w);
-        progress({ phase: 'warning', view: view.name, message: w });
-      }
-
-      t = performance.now();
-      const columns = view.features.map((f) => cols.columns[f.name]!);
-      const created = plan.createdTsSql ? cols.createdTsMs : undefined;
-      // A few batches in flight: Redis stores one while the next is encoded.
+      // Most keys are absent from Redis on a first materialize: MSETNX first (see redis/rows.ts).
+      const writer = new RowWriter(client, keys, { ttlMs, absentFirst: true });
       const inFlight = new Set<Promise<void>>();
-      for (let start = 0; start < cols.rows; start += batchRows) {
-        const end = Math.min(cols.rows, start + batchRows);
-        const batchKeys = cols.keys.slice(start, end);
-        const values = new Array<Uint8Array>(end - start);
+      let failed: { error: unknown } | undefined;
+      let batchStarted = performance.now();
+      const onBatch = async (cols: SnapshotColumns) => {
+        const converted = performance.now();
+        timings.convertSeconds += (converted - batchStarted) / 1000;
+        summary.ties += cols.ties;
+        let values: PackedRowValues;
         try {
-          codec.encode(batchKeys, cols.eventTsMs.subarray(start, end), created?.subarray(start, end), columns.map((c) => slice(c, start, end)), (i, v) => (values[i] = v));
+          values = codec.encodePacked(cols.keys, cols.eventTsMs, plan.createdTsSql ? cols.createdTsMs : undefined, view.features.map((f) => cols.columns[f.name]!));
         } catch (e) {
           if (e instanceof LarderError && e.code === 'LARDER_ERR_VALUE') throw new LarderError(e.code, `feature view "${view.name}", ${e.message}`, { cause: e });
           throw e;
         }
-        const write = writeRows(client, keys, batchKeys, values, ttlMs).then((r) => {
-          summary.written += r.written;
-          summary.kept += r.kept;
-          sent += batchKeys.length;
-          progress({ phase: 'convert', view: view.name, message: `feature view "${view.name}": wrote ${summary.written + summary.kept} of ${cols.rows} keys`, rows: summary.written + summary.kept, total: cols.rows });
-        });
-        const tracked = write.finally(() => inFlight.delete(tracked));
+        timings.encodeSeconds += seconds(converted);
+        // A failed write is kept, not left rejected: DuckDB is read (awaited) before anyone awaits the write.
+        const tracked: Promise<void> = writer.write(cols.keys, values).then(
+          (r) => {
+            summary.written += r.written;
+            summary.kept += r.kept;
+            sent += cols.rows;
+            progress({ phase: 'convert', view: view.name, message: `feature view "${view.name}": wrote ${summary.written + summary.kept} of ${rows} keys`, rows: summary.written + summary.kept, total: rows });
+          },
+          (e: unknown) => {
+            failed ??= { error: e };
+          },
+        ).finally(() => inFlight.delete(tracked));
         inFlight.add(tracked);
-        if (inFlight.size >= 4) await Promise.race(inFlight);
+        if (inFlight.size >= MAX_BATCHES_IN_FLIGHT) await Promise.race(inFlight);
+        if (failed) throw failed.error;
+        batchStarted = performance.now();
+      };
+      try {
+        summary.keys = await readSnapshotBatches(db.conn, `SELECT * FROM ${SNAPSHOT_TABLE}${filter}`, batchRows, {
+          what: `feature view "${view.name}"`,
+          joinKeys: plan.joinKeys,
+          features: plan.features,
+        }, onBatch);
+      } finally {
+        // Whatever failed, the writes already sent settle before the view ends.
+        await Promise.all(inFlight);
       }
-      await Promise.all(inFlight);
+      if (failed) throw failed.error;
+      await db.conn.run(`DROP TABLE IF EXISTS ${SNAPSHOT_TABLE}`);
+      if (summary.ties > 0) {
+        const w = `feature view "${view.name}": for ${summary.ties} keys the latest rows had equal event and created timestamps; the row latest in source order (file name, then row) was taken`;
+        warnings.push(w);
+        progress({ phase: 'warning', view: view.name, message: w });
+      }
       timings.writeSeconds += seconds(t);
       views.push(summary);
     }
@@ -177,10 +199,4 @@ export async function materialize(opts: MaterializeOptions): Promise<Materialize
     timings,
     writeKeysPerSecond: timings.writeSeconds > 0 ? sent / timings.writeSeconds : 0,
   };
-}
-
-/** Rows [start, end) of a column: a view for typed arrays, a copy for arrays. */
-function slice(column: ArrayLike<unknown>, start: number, end: number): ArrayLike<unknown> {
-  if (ArrayBuffer.isView(column)) return (column as unknown as Float64Array).subarray(start, end);
-  return Array.prototype.slice.call(column, start, end) as unknown[];
 }

@@ -231,26 +231,30 @@ export interface ReadSnapshotOptions {
   onRows?: (rowsRead: number) => void;
 }
 
-/**
- * Reads `SELECT * FROM <table>` whose columns are, in order: the join keys,
- * event time and created time (BIGINT epoch ms; created may be null), the
- * features, and the tie flag (BOOLEAN).
- * `rows` is the table's row count (known from the snapshot step).
- */
-export async function readSnapshot(conn: DuckDBConnection, sql: string, rows: number, opts: ReadSnapshotOptions): Promise<SnapshotColumns> {
-  const nKeys = opts.joinKeys.length;
-  const keys = new Array<string>(rows);
-  const eventTsMs = new Float64Array(rows);
-  const createdTsMs = new Float64Array(rows);
-  const sinks = opts.features.map((f) => sinkFor(f.dtype, rows, `${opts.what}, feature "${f.name}"`));
-  let ties = 0;
-  let at = 0;
-  const result = await conn.stream(sql);
-  for (;;) {
-    const chunk = await result.fetchChunk();
-    if (!chunk || chunk.rowCount === 0) break;
+/** The chunk type DuckDB streams; only its rowCount and raw chunk are read. */
+type Chunk = NonNullable<Awaited<ReturnType<Awaited<ReturnType<DuckDBConnection['stream']>>['fetchChunk']>>>;
+
+/** Reads DuckDB chunks of a snapshot into columns for exactly `rows` rows. */
+class ColumnsReader {
+  private readonly keys: string[];
+  private readonly eventTsMs: Float64Array;
+  private readonly createdTsMs: Float64Array;
+  private readonly sinks: Sink[];
+  private ties = 0;
+  at = 0;
+
+  constructor(private readonly rows: number, private readonly opts: ReadSnapshotOptions) {
+    this.keys = new Array<string>(rows);
+    this.eventTsMs = new Float64Array(rows);
+    this.createdTsMs = new Float64Array(rows);
+    this.sinks = opts.features.map((f) => sinkFor(f.dtype, rows, `${opts.what}, feature "${f.name}"`));
+  }
+
+  read(chunk: Chunk): void {
+    const { opts, keys, eventTsMs, createdTsMs, sinks, at } = this;
     const n = chunk.rowCount;
-    if (at + n > rows) throw new LarderError('LARDER_ERR_INTERNAL', `readSnapshot: the snapshot holds more than the ${rows} rows counted`);
+    const nKeys = opts.joinKeys.length;
+    if (at + n > this.rows) throw new LarderError('LARDER_ERR_INTERNAL', `readSnapshot: the snapshot holds more than the ${this.rows} rows counted`);
     const raw = chunk.chunk;
     readKeys(Array.from({ length: nKeys }, (_, c) => vectorOf(raw, c)), opts.joinKeys, n, keys, at, opts.what);
     const eventVector = vectorOf(raw, nKeys);
@@ -259,19 +263,76 @@ export async function readSnapshot(conn: DuckDBConnection, sql: string, rows: nu
     const createdValidity = validityOf(createdVector, n);
     readBigInts(createdVector, n, createdValidity, createdTsMs, at);
     for (let i = 0; i < n; i++) if (!isValid(createdValidity, i)) createdTsMs[at + i] = NaN;
-    const base = at;
-    const keyOf = (i: number) => keys[base + i]!;
+    const keyOf = (i: number) => keys[at + i]!;
     sinks.forEach((sink, f) => sink.read(vectorOf(raw, nKeys + 2 + f), n, at, keyOf));
     const tieVector = vectorOf(raw, nKeys + 2 + sinks.length);
     const tieValidity: Validity = validityOf(tieVector, n);
     const tieBytes = new Uint8Array(n);
     readBooleans(tieVector, n, tieBytes, 0);
-    for (let i = 0; i < n; i++) if (tieBytes[i] && isValid(tieValidity, i)) ties++;
-    at += n;
-    opts.onRows?.(at);
+    for (let i = 0; i < n; i++) if (tieBytes[i] && isValid(tieValidity, i)) this.ties++;
+    this.at = at + n;
   }
-  if (at !== rows) throw new LarderError('LARDER_ERR_INTERNAL', `readSnapshot: read ${at} rows, expected ${rows}`);
-  const columns: Record<string, ArrayLike<unknown>> = {};
-  opts.features.forEach((f, i) => (columns[f.name] = sinks[i]!.finish()));
-  return { rows, keys, eventTsMs, createdTsMs, columns, ties };
+
+  finish(): SnapshotColumns {
+    if (this.at !== this.rows) throw new LarderError('LARDER_ERR_INTERNAL', `readSnapshot: read ${this.at} rows, expected ${this.rows}`);
+    const columns: Record<string, ArrayLike<unknown>> = {};
+    this.opts.features.forEach((f, i) => (columns[f.name] = this.sinks[i]!.finish()));
+    return { rows: this.rows, keys: this.keys, eventTsMs: this.eventTsMs, createdTsMs: this.createdTsMs, columns, ties: this.ties };
+  }
+}
+
+/**
+ * Reads `SELECT * FROM <table>` whose columns are, in order: the join keys,
+ * event time and created time (BIGINT epoch ms; created may be null), the
+ * features, and the tie flag (BOOLEAN).
+ * `rows` is the table's row count (known from the snapshot step).
+ */
+export async function readSnapshot(conn: DuckDBConnection, sql: string, rows: number, opts: ReadSnapshotOptions): Promise<SnapshotColumns> {
+  const reader = new ColumnsReader(rows, opts);
+  const result = await conn.stream(sql);
+  for (;;) {
+    const chunk = await result.fetchChunk();
+    if (!chunk || chunk.rowCount === 0) break;
+    reader.read(chunk);
+    opts.onRows?.(reader.at);
+  }
+  return reader.finish();
+}
+
+/**
+ * Reads the same query as readSnapshot in batches of at least `batchRows`
+ * rows (whole DuckDB chunks) and hands each batch's columns to `onBatch`,
+ * awaiting it before the next: only a batch or two is ever held as JS
+ * values, and the caller can work on one batch while DuckDB reads the next.
+ * Resolves with the rows read.
+ */
+export async function readSnapshotBatches(
+  conn: DuckDBConnection,
+  sql: string,
+  batchRows: number,
+  opts: ReadSnapshotOptions,
+  onBatch: (cols: SnapshotColumns) => void | Promise<void>,
+): Promise<number> {
+  const result = await conn.stream(sql);
+  let held: Chunk[] = [];
+  let heldRows = 0;
+  let rows = 0;
+  const flush = async () => {
+    const reader = new ColumnsReader(heldRows, opts);
+    for (const chunk of held) reader.read(chunk);
+    rows += heldRows;
+    held = [];
+    heldRows = 0;
+    opts.onRows?.(rows);
+    await onBatch(reader.finish());
+  };
+  for (;;) {
+    const chunk = await result.fetchChunk();
+    if (!chunk || chunk.rowCount === 0) break;
+    held.push(chunk);
+    heldRows += chunk.rowCount;
+    if (heldRows >= batchRows) await flush();
+  }
+  if (heldRows > 0) await flush();
+  return rows;
 }

@@ -78,7 +78,7 @@ export function formatMaterializeSummary(r: MaterializeResult): string {
   const written = r.views.reduce((a, v) => a + v.written, 0);
   const t = r.timings;
   lines.push(`wrote:    ${written} keys`);
-  lines.push(`seconds:  ${r.seconds.toFixed(2)} (snapshot ${t.snapshotSeconds.toFixed(2)}, convert ${t.convertSeconds.toFixed(2)}, write ${t.writeSeconds.toFixed(2)}: ${Math.round(r.writeKeysPerSecond)} keys/s)`);
+  lines.push(`seconds:  ${r.seconds.toFixed(2)} (snapshot ${t.snapshotSeconds.toFixed(2)}, write ${t.writeSeconds.toFixed(2)}: ${Math.round(r.writeKeysPerSecond)} keys/s; of the write, DuckDB to columns ${t.convertSeconds.toFixed(2)}, encode ${t.encodeSeconds.toFixed(2)})`);
   lines.push(`warnings: ${r.warnings.length}${r.warnings.map((w) => `\n  - ${w}`).join('')}`);
   return lines.join('\n');
 }

@@ -14,6 +14,11 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundle } from '../../bundle-builder/build.js';
 import { materialize } from '../../bundle-builder/materialize.js';
+import { RowValueCodec } from '../../src/core/bundle/row-value.js';
+import type { FeatureDef } from '../../src/core/repo/types.js';
+import { closeRedis, connectRedis, waitReady } from '../../src/sidecar/redis/connection.js';
+import { ViewKeys } from '../../src/sidecar/redis/keys.js';
+import { writeRows } from '../../src/sidecar/redis/rows.js';
 import { RedisServer } from '../redis-servers.js';
 import { type TestSidecar, startTestSidecar } from '../sidecar/helpers.js';
 import { redisOptions } from '../sidecar/redis-helpers.js';
@@ -207,6 +212,47 @@ describe('materialize', () => {
     expect(pttl).toBeLessThanOrEqual(60_000);
     const plain = (await redis.cli('--scan', '--pattern', 'larder:*')).split('\n')[0]!;
     expect(await redis.cli('pttl', plain)).toBe('-1');
+  });
+
+  it('streams thousands of keys in batches: every value as encoded here, and a second run keeps a newer pushed row', async () => {
+    const dir = await tempDir();
+    const T = Date.parse('2026-02-01T00:00:00Z');
+    const users = Array.from({ length: 5000 }, (_, i) => i + 1);
+    const row = (u: number) => [u, new Date(T + u), u % 11 === 0 ? null : u * 3, u % 13 === 0 ? null : u % 2 ? `s${u % 7}` : `ü${u % 5}`, u / 4];
+    await data.files!.write(join(dir, 'data', 'big.parquet'), { user_id: 'BIGINT', ts: 'TIMESTAMP', n: 'BIGINT', s: 'VARCHAR', f: 'FLOAT' }, users.map(row));
+    const features: FeatureDef[] = [{ name: 'n', dtype: 'int64' }, { name: 's', dtype: 'string' }, { name: 'f', dtype: 'float32' }];
+    await writeConfig(dir, {
+      project: 'big',
+      entities: [{ name: 'user', joinKeys: ['user_id'] }],
+      sources: [{ name: 'big', path: 'data/big.parquet', timestampField: 'ts' }],
+      featureViews: [{ name: 'v', entities: ['user'], source: 'big', ttlSeconds: 0, features }],
+      featureServices: [],
+    });
+    const run = () => materialize({ repoDir: dir, redis: { kind: 'standalone', url: redis.url }, namespace: 'big', asOf: new Date(T + 86_400_000), threads: 1, batchRows: 1000 });
+    expect((await run()).views).toEqual([{ name: 'v', keys: 5000, written: 5000, kept: 0, ties: 0 }]);
+    const codec = new RowValueCodec(features);
+    const keys = new ViewKeys('big', 'big', 'v', codec.fingerprint);
+    const client = connectRedis({ kind: 'standalone', url: redis.url }, { commandTimeoutMs: 5000, name: 'test' });
+    try {
+      await waitReady(client, { kind: 'standalone', url: redis.url }, 5000);
+      const read = async () => {
+        const out = [];
+        for (let i = 0; i < users.length; i += 500) out.push(...(await client.mgetBuffer(users.slice(i, i + 500).map((u) => keys.key(String(u))))));
+        return out.map((v) => (v ? codec.decode(v) : null));
+      };
+      const expected = (u: number) => {
+        const [, , n, s, f] = row(u);
+        return { key: String(u), eventTsMs: T + u, createdTsMs: null, values: [n, s, Math.fround(f as number)] };
+      };
+      expect(await read()).toEqual(users.map(expected));
+      // A newer row for user 42 (as a push writes it); the next materialize keeps it and replaces the rest with equal rows.
+      const pushed = codec.encodePacked(['42'], [T + 3_600_000], undefined, [[-1], ['pushed'], [0]]);
+      await writeRows(client, keys, ['42'], pushed);
+      expect((await run()).views).toEqual([{ name: 'v', keys: 5000, written: 4999, kept: 1, ties: 0 }]);
+      expect(await read()).toEqual(users.map((u) => (u === 42 ? { key: '42', eventTsMs: T + 3_600_000, createdTsMs: null, values: [-1, 'pushed', 0] } : expected(u))));
+    } finally {
+      closeRedis(client);
+    }
   });
 
   it('refuses bad options with exit code 2 and an unreachable Redis with 1, naming it', async () => {

@@ -76,8 +76,7 @@ async function redisTier(rows: Record<string, Row>): Promise<Tier> {
   const namespace = `contract${++namespaces}`;
   const codec = new RowValueCodec(view.features);
   const keys = Object.keys(rows);
-  const values: Uint8Array[] = [];
-  codec.encode(keys, keys.map((k) => rows[k]!.eventTsMs), keys.map((k) => rows[k]!.createdTsMs), view.features.map((_, f) => keys.map((k) => rows[k]!.values[f])), (i, v) => (values[i] = v));
+  const values = codec.encodePacked(keys, keys.map((k) => rows[k]!.eventTsMs), keys.map((k) => rows[k]!.createdTsMs), view.features.map((_, f) => keys.map((k) => rows[k]!.values[f])));
   await writeRows(client, new ViewKeys(namespace, 'shop', view.name, codec.fingerprint), keys, values);
   return new RedisTier({ client, namespace, project: () => 'shop', timeoutMs: 1000 });
 }

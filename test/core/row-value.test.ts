@@ -4,7 +4,7 @@
  * source row, and a damaged value is refused, not misread.
  */
 import { describe, expect, it } from 'vitest';
-import { RowValueCodec, RowValueError } from '../../src/core/bundle/row-value.js';
+import { RowValueCodec, RowValueError, packedValue } from '../../src/core/bundle/row-value.js';
 import { entityKeyString } from '../../src/core/keys.js';
 import { Bundle } from '../../src/core/local-store.js';
 import type { FeatureViewDef } from '../../src/core/repo/types.js';
@@ -57,6 +57,39 @@ describe('standalone row values', () => {
     // float32 lists hold float32s whichever way they are stored.
     expect(codec.decode(values[3]!).values[7]).toEqual([Math.fround(0.3), null, Math.fround(0.7)]);
     expect(codec.decode(values[0]!).values[7]).toEqual([Math.fround(0.1), -1, 2]);
+  });
+
+  it('packs rows end to end, each the value encode gives; a dense number column reads the same as a Float64Array', () => {
+    const codec = new RowValueCodec(view.features);
+    const keys = rows.map((r) => r.key);
+    const values: Uint8Array[] = [];
+    codec.encode(keys, rows.map(() => T0), created, columns, (i, v) => (values[i] = v));
+    const packed = codec.encodePacked(keys, rows.map(() => T0), created, columns);
+    expect(packed.offsets.length).toBe(rows.length + 1);
+    expect(packed.offsets[0]).toBe(0);
+    expect(packed.offsets[rows.length]).toBe(packed.bytes.length);
+    rows.forEach((_, i) => expect(packedValue(packed, i)).toEqual(values[i]));
+    // Rows 2 and 3 alone: the same values but for the zero bytes that pad a row's end to 4 (the last row has none).
+    const two = codec.encodePacked(keys.slice(2), [T0, T0], created.slice(2), columns.map((c) => c.slice(2)));
+    expect(packedValue(two, 0)).toEqual(values[2]);
+    const last = packedValue(two, 1);
+    expect(last).toEqual(values[3]!.subarray(0, last.length));
+    expect(values[3]!.subarray(last.length).every((b) => b === 0)).toBe(true);
+    expect(codec.decode(last)).toEqual(codec.decode(values[3]!));
+    // Number columns with no nulls, as DuckDB's reader hands them over.
+    const dense = [rows[0]!, rows[2]!];
+    const plain = view.features.map((f) => dense.map((r) => r[f.name as keyof (typeof rows)[number]]));
+    const typed = plain.map((c, f) => (['int64', 'float32', 'float64', 'timestamp'].includes(view.features[f]!.dtype) ? Float64Array.from(c as number[]) : c));
+    const a = codec.encodePacked(['1', '3'], [T0, T0 + 1], undefined, plain);
+    const b = codec.encodePacked(['1', '3'], [T0, T0 + 1], undefined, typed);
+    expect(b.bytes).toEqual(a.bytes);
+    expect(codec.decode(packedValue(b, 1)).values.slice(0, 3)).toEqual([-7, Math.fround(1e-3), -0.5]);
+  });
+
+  it('an int64 or timestamp a Float64Array column cannot store is refused, naming the feature and row', () => {
+    const codec = new RowValueCodec([{ name: 'n', dtype: 'int64' }, { name: 'at', dtype: 'timestamp' }]);
+    expect(() => codec.encodePacked(['1', '2'], [T0, T0], undefined, [Float64Array.of(1, 2.5), Float64Array.of(T0, T0)])).toThrow('feature "n" (int64): row 1: 2.5 is not a safe integer');
+    expect(() => codec.encodePacked(['1', '2'], [T0, T0], undefined, [Float64Array.of(1, 2), Float64Array.of(T0, 1e20)])).toThrow(/feature "at" \(timestamp\): row 1: 100000000000000000000 is not a time larder stores/);
   });
 
   it('one layout per definition: the fingerprint changes with a name, a dtype or the order', () => {

@@ -28,8 +28,7 @@ export async function seedUserStats(target: RedisTarget, ids: number[], opts: { 
     const codec = new RowValueCodec(view.features);
     const keys = ids.map((id) => entityKeyString([id]));
     const rows = ids.map((id) => userRow(opts.clicks?.(id) ?? id));
-    const values: Uint8Array[] = [];
-    codec.encode(keys, ids.map(() => opts.eventTsMs ?? T0), undefined, view.features.map((_, f) => rows.map((r) => r[f])), (i, v) => (values[i] = v));
+    const values = codec.encodePacked(keys, ids.map(() => opts.eventTsMs ?? T0), undefined, view.features.map((_, f) => rows.map((r) => r[f])));
     await writeRows(client, new ViewKeys(opts.namespace ?? 'larder', 'shop', view.name, codec.fingerprint), keys, values);
   } finally {
     closeRedis(client);

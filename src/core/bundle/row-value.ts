@@ -37,6 +37,16 @@ export interface DecodedRowValue {
   values: unknown[];
 }
 
+/** Row values end to end (RowValueCodec.encodePacked): row r's value is `bytes[offsets[r], offsets[r + 1])`. */
+export interface PackedRowValues {
+  bytes: Uint8Array;
+  /** n + 1 byte offsets into `bytes`, ascending. */
+  offsets: Uint32Array;
+}
+
+/** Row r of packed values, as a view (no copy). */
+export const packedValue = (packed: PackedRowValues, r: number): Uint8Array => packed.bytes.subarray(packed.offsets[r]!, packed.offsets[r + 1]!);
+
 /** The smallest scratch buffer kept for decoding, bytes. */
 const MIN_SCRATCH = 1024;
 
@@ -58,7 +68,7 @@ export class RowValueCodec {
   private u32!: Uint32Array;
 
   constructor(readonly features: readonly FeatureDef[]) {
-    const planned = planRecord(features.map((f) => ({ name: f.name, kind: standaloneKind(f.dtype), nullable: true })));
+    const planned = planRecord(features.map((f) => ({ name: f.name, kind: standaloneKind(f.dtype) })));
     this.fields = planned.fields.map(({ name, kind, offset }) => ({ name, kind, offset }));
     this.stride = planned.stride;
     this.nullsOffset = planned.nullsOffset;
@@ -70,8 +80,57 @@ export class RowValueCodec {
   }
 
   /**
-   * Encodes rows (row i of every array belongs to keys[i]) and hands each
-   * row's value to `sink`. Values are fresh arrays the caller may keep.
+   * Encodes rows (row i of every array belongs to keys[i]) end to end into
+   * one buffer: row r's value is `bytes[offsets[r], offsets[r + 1])`. One
+   * allocation per call, not one per row, so that writing a million rows
+   * does not leave a million small buffers to the garbage collector.
+   */
+  encodePacked(
+    keys: readonly string[],
+    eventTsMs: ArrayLike<number>,
+    createdTsMs: ArrayLike<number | null> | undefined,
+    columns: readonly ArrayLike<unknown>[],
+  ): PackedRowValues {
+    // A value its dtype cannot hold throws LARDER_ERR_VALUE naming the feature and row.
+    const encoded = encodeRows(this.features, keys, eventTsMs, createdTsMs, columns, { standalone: true });
+    if (encoded.stride !== this.stride) throw new Error('RowValueCodec: the encoder planned another layout');
+    const starts = encoded.rowHeapStarts!;
+    const stride = this.stride;
+    const n = keys.length;
+    const size = n * stride + starts[n]! - starts[0]!;
+    const bytes = new Uint8Array(size);
+    const offsets = new Uint32Array(n + 1);
+    // Rows but the last are copied as u32s (a short loop per row costs less
+    // than two subarrays and two set calls): the stride is a multiple of 8,
+    // and each row's heap bytes start 4-aligned and run to the next row's
+    // start, so every part is 4-aligned and a multiple of 4 bytes long. The
+    // last row's heap bytes end where the heap does, maybe not on 4.
+    const out = new Uint32Array(bytes.buffer, 0, size >> 2);
+    const records = new Uint32Array(encoded.records.buffer, encoded.records.byteOffset, encoded.records.byteLength >> 2);
+    const heap = new Uint32Array(encoded.heap.buffer, encoded.heap.byteOffset, encoded.heap.byteLength >> 2);
+    const stride4 = stride >> 2;
+    let at = 0;
+    for (let r = 0; r < n - 1; r++) {
+      offsets[r] = at << 2;
+      const record = r * stride4;
+      for (let j = 0; j < stride4; j++) out[at + j] = records[record + j]!;
+      at += stride4;
+      const end = starts[r + 1]! >> 2;
+      for (let j = starts[r]! >> 2; j < end; j++) out[at++] = heap[j]!;
+    }
+    if (n > 0) {
+      const last = at << 2;
+      offsets[n - 1] = last;
+      bytes.set(encoded.records.subarray((n - 1) * stride, n * stride), last);
+      bytes.set(encoded.heap.subarray(starts[n - 1]!, starts[n]!), last + stride);
+    }
+    offsets[n] = size;
+    return { bytes, offsets };
+  }
+
+  /**
+   * Encodes rows as encodePacked does and hands each row's value to `sink`.
+   * Values are fresh arrays the caller may keep.
    */
   encode(
     keys: readonly string[],
@@ -80,19 +139,8 @@ export class RowValueCodec {
     columns: readonly ArrayLike<unknown>[],
     sink: (row: number, value: Uint8Array) => void,
   ): void {
-    // A value its dtype cannot hold throws LARDER_ERR_VALUE naming the feature and row.
-    const encoded = encodeRows(this.features, keys, eventTsMs, createdTsMs, columns, { standalone: true });
-    if (encoded.stride !== this.stride) throw new Error('RowValueCodec: the encoder planned another layout');
-    const starts = encoded.rowHeapStarts!;
-    const stride = this.stride;
-    for (let r = 0; r < keys.length; r++) {
-      const start = starts[r]!;
-      const end = starts[r + 1]!;
-      const value = new Uint8Array(stride + end - start);
-      value.set(encoded.records.subarray(r * stride, (r + 1) * stride), 0);
-      value.set(encoded.heap.subarray(start, end), stride);
-      sink(r, value);
-    }
+    const { bytes, offsets } = this.encodePacked(keys, eventTsMs, createdTsMs, columns);
+    for (let r = 0; r < keys.length; r++) sink(r, bytes.slice(offsets[r]!, offsets[r + 1]!));
   }
 
   /** One value, encoded. */

@@ -88,20 +88,27 @@ function dictionaryOf(values: ArrayLike<unknown>): Map<string, number> | undefin
   return index.size > 0 && index.size * DICTIONARY_MIN_REPEATS <= present ? index : undefined;
 }
 
-/** Places fields in the record: widest alignment first, so no padding is needed between them. */
-export function planRecord(features: readonly { name: string; kind: FieldKind; nullable: boolean }[]): { fields: (FieldLayout & { nullable: boolean })[]; stride: number; nullsOffset: number } {
+/**
+ * Places fields in the record: widest alignment first, so no padding is
+ * needed between them. Every field has a null bit, whether or not it holds
+ * nulls.
+ */
+export function planRecord(features: readonly { name: string; kind: FieldKind }[]): { fields: FieldLayout[]; stride: number; nullsOffset: number } {
   const order = [...features.keys()].sort((a, b) => ALIGNMENT[features[b]!.kind] - ALIGNMENT[features[a]!.kind]);
-  const fields = new Array<FieldLayout & { nullable: boolean }>(features.length);
+  const fields = new Array<FieldLayout>(features.length);
   let at = RECORD_HEADER_BYTES;
   for (const i of order) {
     const f = features[i]!;
-    fields[i] = { name: f.name, kind: f.kind, offset: at, nullable: f.nullable };
+    fields[i] = { name: f.name, kind: f.kind, offset: at };
     at += WIDTH[f.kind];
   }
   const nullsOffset = at;
   at += Math.ceil(features.length / 8);
   return { fields, stride: Math.ceil(at / 8) * 8, nullsOffset };
 }
+
+/** Strings up to this many UTF-16 units are first tried as ASCII, copied in a loop (see Heap.utf8). */
+const ASCII_LOOP_MAX = 32;
 
 /** A growable byte buffer for the heap. */
 class Heap {
@@ -113,8 +120,26 @@ class Heap {
   }
   utf8(s: string): number {
     this.ensure(s.length * 3);
-    const { written } = this.encoder.encodeInto(s, this.buf.subarray(this.length));
-    this.length += written;
+    const buf = this.buf;
+    const at = this.length;
+    const n = s.length;
+    // Short ASCII strings (keys, codes, ids) are copied code by code: that
+    // costs a fraction of encodeInto's call and the subarray it needs. Any
+    // other string is encoded by encodeInto from its start.
+    if (n <= ASCII_LOOP_MAX) {
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[at + i] = c;
+      }
+      if (i === n) {
+        this.length = at + n;
+        return n;
+      }
+    }
+    const { written } = this.encoder.encodeInto(s, buf.subarray(at));
+    this.length = at + written;
     return written;
   }
   bytes(b: Uint8Array): void {
@@ -181,6 +206,69 @@ export interface EncodeRowsOptions {
   standalone?: boolean;
 }
 
+/** Typed views of one records buffer. */
+interface RecordViews {
+  f64: Float64Array;
+  f32: Float32Array;
+  u32: Uint32Array;
+  u8: Uint8Array;
+}
+
+/**
+ * Writes feature `i`'s fixed-width field (f64, f32, u8, dict) of rows
+ * [0, n). A Float64Array holds no nulls, so its loop checks none.
+ */
+function writeFixedColumn(
+  field: FieldLayout,
+  dtype: Dtype,
+  i: number,
+  values: ArrayLike<unknown>,
+  n: number,
+  stride: number,
+  nullsOffset: number,
+  { f64, f32, u32, u8 }: RecordViews,
+  dictionary: Map<string, number> | undefined,
+): void {
+  const nullByte = nullsOffset + (i >> 3);
+  const nullBit = 1 << (i & 7);
+  const off = field.offset;
+  switch (field.kind) {
+    case 'f64':
+    case 'f32': {
+      const target = field.kind === 'f64' ? f64 : f32;
+      const width = field.kind === 'f64' ? 8 : 4;
+      const s = stride / width;
+      const o = off / width;
+      if (values instanceof Float64Array) {
+        for (let r = 0; r < n; r++) target[r * s + o] = toNumber(dtype, values[r]!, r);
+        return;
+      }
+      for (let r = 0; r < n; r++) {
+        const v = values[r];
+        if (isNull(v)) u8[r * stride + nullByte]! |= nullBit;
+        else target[r * s + o] = toNumber(dtype, v, r);
+      }
+      return;
+    }
+    case 'u8':
+      for (let r = 0; r < n; r++) {
+        const v = values[r];
+        if (isNull(v)) u8[r * stride + nullByte]! |= nullBit;
+        else u8[r * stride + off] = v === true ? 1 : 0;
+      }
+      return;
+    case 'dict':
+      for (let r = 0; r < n; r++) {
+        const v = values[r];
+        if (isNull(v)) u8[r * stride + nullByte]! |= nullBit;
+        else u32[(r * stride + off) / 4] = dictionary!.get(String(v))!;
+      }
+      return;
+    default:
+      throw new Error(`writeFixedColumn: ${field.kind} is not fixed-width`);
+  }
+}
+
 /**
  * Writes one view's rows. `columns` holds one value array per feature, in
  * `features` order. A value its dtype cannot hold throws LARDER_ERR_VALUE
@@ -199,25 +287,33 @@ export function encodeRows(
   const standalone = opts.standalone === true;
   const dictionaries = features.map((f, i) => (f.dtype === 'string' && !standalone ? dictionaryOf(columns[i]!) : undefined));
   const planned = planRecord(
-    features.map((f, i) => {
-      const values = columns[i]!;
-      let nullable = false;
-      for (let r = 0; r < n && !nullable; r++) nullable = isNull(values[r]);
-      return { name: f.name, kind: standalone ? standaloneKind(f.dtype) : dictionaries[i] ? 'dict' : kindOf(f.dtype, values), nullable };
-    }),
+    features.map((f, i) => ({ name: f.name, kind: standalone ? standaloneKind(f.dtype) : dictionaries[i] ? 'dict' : kindOf(f.dtype, columns[i]!) })),
   );
   const rowHeapStarts = standalone ? new Uint32Array(n + 1) : undefined;
   const { stride, nullsOffset } = planned;
 
   const records = new ArrayBuffer(n * stride);
-  const f64 = new Float64Array(records);
-  const f32 = new Float32Array(records);
-  const u32 = new Uint32Array(records);
-  const u8 = new Uint8Array(records);
+  const views: RecordViews = { f64: new Float64Array(records), f32: new Float32Array(records), u32: new Uint32Array(records), u8: new Uint8Array(records) };
+  const { f64, u32, u8 } = views;
   const heap = new Heap();
   /** Where heap offsets count from: 0, or for standalone rows the row's first heap byte. */
   let heapBase = 0;
 
+  // Fixed-width fields a column at a time: each loop reads one array type,
+  // so a Float64Array column is read without boxing its numbers.
+  features.forEach((f, i) => {
+    const field = planned.fields[i]!;
+    if (isVariable(field.kind)) return;
+    try {
+      writeFixedColumn(field, f.dtype, i, columns[i]!, n, stride, nullsOffset, views, dictionaries[i]);
+    } catch (e) {
+      if (e instanceof LarderError && e.code === 'LARDER_ERR_VALUE') throw unstorable(`feature "${f.name}" (${f.dtype}): ${e.message}`);
+      throw e;
+    }
+  });
+  // Then row by row: the times, the key and the variable-width fields, whose
+  // heap bytes follow row order.
+  const variable = features.flatMap((_, i) => (isVariable(planned.fields[i]!.kind) ? [i] : []));
   for (let row = 0; row < n; row++) {
     const base = row * stride;
     f64[base / 8] = eventTsMs[row]!;
@@ -230,8 +326,8 @@ export function encodeRows(
     const keyLength = heap.utf8(keys[row]!);
     u32[base / 4 + 2] = keyStart - heapBase;
     u32[base / 4 + 3] = keyLength;
-    if (keyLength <= INLINE_KEY_BYTES) u8.set(heap.buf.subarray(keyStart, keyStart + keyLength), base + 16);
-    for (let i = 0; i < features.length; i++) {
+    if (keyLength <= INLINE_KEY_BYTES) for (let j = 0; j < keyLength; j++) u8[base + 16 + j] = heap.buf[keyStart + j]!;
+    for (const i of variable) {
       const f = features[i]!;
       const field = planned.fields[i]!;
       const v = columns[i]![row];
@@ -242,21 +338,9 @@ export function encodeRows(
       }
       try {
         switch (field.kind) {
-          case 'f64':
-            f64[at / 8] = toNumber(f.dtype, v, row);
-            break;
-          case 'f32':
-            f32[at / 4] = toNumber(f.dtype, v, row);
-            break;
-          case 'u8':
-            u8[at] = v === true ? 1 : 0;
-            break;
           case 'str':
             u32[at / 4] = heap.length - heapBase;
             u32[at / 4 + 1] = heap.utf8(String(v));
-            break;
-          case 'dict':
-            u32[at / 4] = dictionaries[i]!.get(String(v))!;
             break;
           case 'f32list': {
             heap.align4();

@@ -5,7 +5,7 @@
  * (the route answers 503); pushing again is safe, since a row never
  * replaces a newer one.
  */
-import { RowValueCodec } from '../../core/bundle/row-value.js';
+import { type PackedRowValues, RowValueCodec, packedValue } from '../../core/bundle/row-value.js';
 import { LarderError } from '../../core/errors.js';
 import type { RedisClient } from '../redis/connection.js';
 import { ViewKeys } from '../redis/keys.js';
@@ -30,9 +30,9 @@ export async function pushOnline(target: OnlineTarget, plan: PushPlan): Promise<
   const entries: PushedEntry[] = [];
   for (const vp of plan.views) {
     const codec = new RowValueCodec(vp.view.features);
-    const values = new Array<Uint8Array>(vp.keys.length);
+    let values: PackedRowValues;
     try {
-      codec.encode(vp.keys, vp.eventTsMs, vp.createdTsMs, vp.columns, (i, v) => (values[i] = v));
+      values = codec.encodePacked(vp.keys, vp.eventTsMs, vp.createdTsMs, vp.columns);
     } catch (e) {
       if (e instanceof LarderError && e.code === 'LARDER_ERR_VALUE') throw new LarderError('LARDER_ERR_BAD_PUSH', `feature view "${vp.view.name}", ${e.message}`, { cause: e });
       throw e;
@@ -40,7 +40,7 @@ export async function pushOnline(target: OnlineTarget, plan: PushPlan): Promise<
     const r = await writeRows(target.client, new ViewKeys(target.namespace, target.project, vp.view.name, codec.fingerprint), vp.keys, values);
     written += r.written;
     kept += r.kept;
-    vp.keys.forEach((key, i) => entries.push({ view: vp.view.name, layout: codec.fingerprint, key, value: values[i]! }));
+    vp.keys.forEach((key, i) => entries.push({ view: vp.view.name, layout: codec.fingerprint, key, value: packedValue(values, i) }));
   }
   await appendEntries(target.client, target.namespace, target.project, target.streamMaxLen, entries);
   return { written, kept };

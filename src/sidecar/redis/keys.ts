@@ -49,6 +49,11 @@ export class ViewKeys {
     return this.prefixes[this.bucket(entityKey)]! + entityKey;
   }
 
+  /** The part of `key(entityKey)` before the entity key. */
+  prefix(entityKey: string): string {
+    return this.prefixes[this.bucket(entityKey)]!;
+  }
+
   /** A pattern matching every row key of the view (for SCAN in tests and tools). */
   pattern(): string {
     return this.prefixes[0]!.replace(/:00\}:$/, ':*}:*');
