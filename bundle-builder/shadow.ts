@@ -17,7 +17,7 @@ import { valueStatus } from '../src/core/asof.js';
 import { LarderError } from '../src/core/errors.js';
 import type { FeatureViewDef } from '../src/core/repo/types.js';
 import { type Tolerance, EXACT } from '../src/core/shadow/compare.js';
-import { type ServedRecord, ServedRecordError, parseServedRecord } from '../src/core/shadow/served-record.js';
+import { type ServedRecord, ServedRecordError, parseServedRecords } from '../src/core/shadow/served-record.js';
 import { type ComparedFeature, type ShadowSummary, ShadowAccumulator, type Verdict, verdict } from '../src/core/shadow/summary.js';
 import { planViews } from './build.js';
 import { loadRepo } from './config.js';
@@ -83,7 +83,7 @@ async function readRecords(files: readonly string[]): Promise<ServedRecord[]> {
       lineNo++;
       if (line.trim() === '') continue;
       try {
-        records.push(parseServedRecord(line));
+        for (const record of parseServedRecords(line)) records.push(record);
       } catch (e) {
         if (e instanceof ServedRecordError) throw new LarderError('LARDER_ERR_SOURCE', `${file}:${lineNo}: not a served-log record: ${e.message}`);
         throw e;
@@ -109,7 +109,7 @@ interface FeatureRef {
   compared: ComparedFeature;
 }
 
-/** Loads one probe per log line: its join key values (typed as the views read them) and request time. */
+/** Loads one probe per logged entity: its join key values (typed as the views read them) and request time. */
 async function loadProbes(conn: DuckDBConnection, records: readonly ServedRecord[], keyTypes: ReadonlyMap<string, 'int64' | 'string'>): Promise<number> {
   const keys = [...keyTypes];
   const cols = [`${PROBE_ROW} BIGINT`, ...keys.map(([name, t]) => `${sqlIdent(name)} ${t === 'int64' ? 'BIGINT' : 'VARCHAR'}`), `${PROBE_TIME} BIGINT`];
@@ -152,7 +152,7 @@ export async function runShadow(opts: ShadowOptions): Promise<ShadowResult> {
 
   const records = all.filter((r) => r.project === repo.project);
   skipped.otherProject = all.length - records.length;
-  if (skipped.otherProject > 0) warnings.push(`${skipped.otherProject} log lines are of another project than "${repo.project}" and were skipped`);
+  if (skipped.otherProject > 0) warnings.push(`${skipped.otherProject} logged entities are of another project than "${repo.project}" and were skipped`);
 
   // The logged features, resolved against the repo as it is now.
   const views: FeatureViewDef[] = [];

@@ -29,12 +29,18 @@ const FLOAT32_INTEGERS = 2 ** 24;
 
 /** Chunks up to this long are copied in a JS loop; longer ones in one native call, which costs more to make than a short copy. */
 const SHORT_CHUNK = 64;
+/**
+ * copy() takes the native path sooner: its sources are parts of a large
+ * buffer (values, statuses) that run longer than punctuation, and a JS loop
+ * costs about 1.5 ns a byte against some 40 ns for a native copy.
+ */
+const SHORT_COPY = 24;
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
 export class JsonWriter {
-  private buf = new Uint8Array(1 << 14);
+  private buf: Uint8Array<ArrayBuffer> = new Uint8Array(1 << 14);
   private at = 0;
 
   /** Starts a new document, keeping the buffer. */
@@ -45,6 +51,23 @@ export class JsonWriter {
   /** The bytes written since the last reset: a view, valid until the next write or reset. */
   view(): Uint8Array {
     return this.buf.subarray(0, this.at);
+  }
+
+  /**
+   * Hands over the bytes written (a view of the buffer, no longer written
+   * to) and goes on writing from the start of `next`: for a caller that
+   * collects many documents and passes them on in batches.
+   */
+  swap(next: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
+    const full = this.buf.subarray(0, this.at);
+    this.buf = next;
+    this.at = 0;
+    return full;
+  }
+
+  /** Forgets what was written after the mark `at` (from length). */
+  truncate(at: number): void {
+    if (at < this.at) this.at = at;
   }
 
   /** How many bytes are written: a mark for repeat(). */
@@ -83,6 +106,21 @@ export class JsonWriter {
       return;
     }
     for (let i = 0; i < bytes.length; i++) buf[at++] = bytes[i]!;
+    this.at = at;
+  }
+
+  /** Writes src[start..end), bytes known to be valid JSON text (a part of an earlier document). */
+  copy(src: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    this.room(n);
+    const buf = this.buf;
+    let at = this.at;
+    if (n > SHORT_COPY) {
+      buf.set(src.subarray(start, end), at);
+      this.at = at + n;
+      return;
+    }
+    for (let i = start; i < end; i++) buf[at++] = src[i]!;
     this.at = at;
   }
 
