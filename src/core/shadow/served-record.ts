@@ -127,7 +127,6 @@ const ENTITIES = textOf('],"entities":{');
 const VIEWS = textOf('},"views":[');
 const EVENT = textOf('],"event_ms":[');
 const CREATED = textOf('],"created_ms":[');
-const VALUES = textOf('],"values":[[');
 const STATUSES_OPEN = textOf(']],"statuses":[[');
 const NEXT_LIST = textOf('],[');
 const VIEW_END = textOf(']]}');
@@ -145,7 +144,7 @@ interface Layout {
     open: Uint8Array;
     /** The view's output column indexes. */
     columns: number[];
-    /** `],"features":["clicks","ctr"` (closed by VALUES). */
+    /** `],"features":["clicks","ctr"],"values":[[`: the names, and the values opened. */
     names: Uint8Array;
   }[];
 }
@@ -165,7 +164,7 @@ function layoutOf(selection: Selection): Layout {
     name,
     open: textOf(`${v > 0 ? ',' : ''}{"view":${JSON.stringify(name)},"tiers":[`),
     columns,
-    names: textOf(`],"features":[${columns.map((r) => { const o = selection.outputs[r]!; return JSON.stringify(o.view.features[o.featureIndex]!.name); }).join(',')}`),
+    names: textOf(`],"features":[${columns.map((r) => { const o = selection.outputs[r]!; return JSON.stringify(o.view.features[o.featureIndex]!.name); }).join(',')}],"values":[[`),
   }));
   layouts.set(selection, (layout = { views }));
   return layout;
@@ -255,9 +254,9 @@ export class ServedLineWriter {
     const copied = keep === null && bytes !== undefined && spans !== undefined;
     const w = this.out;
     w.raw('{"request_ms":');
-    w.number(answer.nowMs);
+    w.integer(answer.nowMs);
     w.chunk(this.idOpen);
-    w.number(answer.requestSeq);
+    w.integer(answer.requestSeq);
     w.byte(0x22);
     w.chunk(this.commonBytes(answer));
     w.chunk(ENTITY_INDEX);
@@ -269,7 +268,7 @@ export class ServedLineWriter {
       for (let i = 0; i < n; i++) {
         if (keep[i] === 0) continue;
         if (count++ > 0) w.byte(0x2c);
-        w.number(i);
+        w.integer(i);
       }
       if (count === 0) return false;
     }
@@ -321,7 +320,7 @@ export class ServedLineWriter {
       if (keep !== null && keep[i] === 0) continue;
       if (c++ > 0) w.byte(0x2c);
       const row = rows[i];
-      if (row) w.number(row.eventTsMs);
+      if (row) w.integer(row.eventTsMs);
       else w.raw('null');
     }
     w.chunk(CREATED);
@@ -329,14 +328,15 @@ export class ServedLineWriter {
       if (keep !== null && keep[i] === 0) continue;
       if (c++ > 0) w.byte(0x2c);
       const row = rows[i];
-      if (row && row.createdTsMs !== null) w.number(row.createdTsMs);
+      if (row && row.createdTsMs !== null) w.integer(row.createdTsMs);
       else w.raw('null');
     }
   }
 
   /** The lines written since the last take; the caller owns them until it gives them back. */
   take(): Uint8Array<ArrayBuffer> {
-    return this.out.swap(this.spare.pop() ?? new Uint8Array(Math.max(FIRST_BATCH_BYTES, this.out.length)));
+    // A new buffer a quarter larger than this batch: the next one, about as long, then does not regrow (a copy).
+    return this.out.swap(this.spare.pop() ?? new Uint8Array(Math.max(FIRST_BATCH_BYTES, this.out.length + (this.out.length >> 2))));
   }
 
   /** Returns bytes from take() once they are written, for reuse. */
@@ -354,49 +354,53 @@ export class ServedLineWriter {
   }
 }
 
-/** A view's values and statuses, column by column, copied from the response (every entity is logged). */
+/**
+ * A view's values and statuses, column by column, copied from the response
+ * (every entity is logged; the values are opened by the view's names).
+ */
 function writeCopied(w: JsonWriter, columns: readonly number[], first: number, bytes: Uint8Array, spans: ResponseSpans): void {
-  w.chunk(VALUES);
   for (let c = 0; c < columns.length; c++) {
     const at = 4 * (first + columns[c]!);
     if (c > 0) w.chunk(NEXT_LIST);
     w.copy(bytes, spans[at]!, spans[at + 1]!);
   }
   w.chunk(STATUSES_OPEN);
-  // Features of a view mostly share their statuses (and so their span): a
-  // repeat is copied from this line's own text, natively and without a view.
-  let lastSpan = -1;
-  let lastStart = 0;
-  let lastEnd = 0;
-  for (let c = 0; c < columns.length; c++) {
+  // The features of a view mostly share their statuses (the response then
+  // points them at one text): a run of them is the first one's text, then
+  // `],[<statuses>` again and again, doubled from the line's own bytes.
+  for (let c = 0; c < columns.length; ) {
     const at = 4 * (first + columns[c]!);
-    if (c > 0) w.chunk(NEXT_LIST);
     const span = spans[at + 2]!;
-    if (span === lastSpan) {
-      const start = w.length;
-      w.repeat(lastStart, lastEnd);
-      lastStart = start;
-      lastEnd = w.length;
-      continue;
-    }
-    lastSpan = span;
-    lastStart = w.length;
+    if (c > 0) w.chunk(NEXT_LIST);
+    const textStart = w.length;
     w.copy(bytes, span, spans[at + 3]!);
-    lastEnd = w.length;
+    let run = 1;
+    while (c + run < columns.length && spans[4 * (first + columns[c + run]!) + 2] === span) run++;
+    c += run;
+    if (run === 1) continue;
+    const unitStart = w.length;
+    w.chunk(NEXT_LIST);
+    w.repeat(textStart, unitStart);
+    const unit = w.length - unitStart;
+    for (let units = 1; units < run - 1; ) {
+      const more = Math.min(units, run - 1 - units);
+      w.repeat(unitStart, unitStart + more * unit);
+      units += more;
+    }
   }
 }
 
 /**
  * A view's values and statuses for the kept entities, judged again by the
  * answer's AnswerColumns and written as feastResponseJson writes them: the
- * path of a request only partly logged.
+ * path of a request only partly logged (the values are opened by the
+ * view's names).
  */
 function writeJudged(w: JsonWriter, columns: readonly number[], answer: ServedAnswer, keep: Uint8Array | null): void {
   const { plan } = answer;
   const n = plan.entityCount;
   const first = plan.joinKeys.length;
   const statuses: FieldStatus[][] = [];
-  w.chunk(VALUES);
   for (let c = 0; c < columns.length; c++) {
     const r = columns[c]!;
     const column = answer.columns.column(first + r);
