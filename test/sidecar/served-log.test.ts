@@ -66,11 +66,19 @@ describe('what the log records', () => {
     const features = ['user_stats:clicks', 'user_stats:ctr', 'user_stats:country', 'user_stats:embedding', 'user_stats:tags', 'user_stats:vip', 'user_stats:last_seen', 'user_product:affinity'];
     const body = { features, entities: { user_id: [1, 2, 3, 9], product_id: ['p1', 'p1', 'p1', 'p1'] } };
     const response = (await (await sidecar.post(body)).json()) as { results: { values: unknown[]; statuses: string[] }[] };
+    // Five entities all from the bundle: their tiers and created times are written once and doubled.
+    const same = { features: ['user_stats:clicks', 'user_stats:ctr'], entities: { user_id: [1, 3, 1, 3, 1] } };
+    const sameResponse = (await (await sidecar.post(same)).json()) as { results: { values: unknown[]; statuses: string[] }[] };
     await sidecar.close();
 
-    // One line for the request, its values copied from the response column by column.
+    // One line per request, its values copied from the response column by column.
     const lines = await readLines(logDir);
-    expect(lines.length).toBe(1);
+    expect(lines.length).toBe(2);
+    expect(lines[1]!.views).toEqual([{
+      view: 'user_stats', tiers: ['bundle', 'bundle', 'bundle', 'bundle', 'bundle'], event_ms: [T0, T0, T0, T0, T0], created_ms: [null, null, null, null, null],
+      features: ['clicks', 'ctr'], values: sameResponse.results.slice(1).map((col) => col.values), statuses: sameResponse.results.slice(1).map((col) => col.statuses),
+    }]);
+    lines.pop();
     expect(lines[0]).toMatchObject({ entity_index: [0, 1, 2, 3], entities: { user_id: [1, 2, 3, 9], product_id: ['p1', 'p1', 'p1', 'p1'] } });
     const userStats = lines[0]!.views[0]!;
     expect(userStats.features).toEqual(features.slice(0, 7).map((f) => f.split(':')[1]));
@@ -78,7 +86,7 @@ describe('what the log records', () => {
     expect(userStats.statuses).toEqual(response.results.slice(2, 9).map((col) => col.statuses));
     expect(userStats.tiers).toEqual(['bundle', 'bundle', 'bundle', 'default']);
 
-    const records = await readLog(logDir);
+    const records = (await readLog(logDir)).slice(0, 4);
     expect(records.map((r) => r.entity)).toEqual([1, 2, 3, 9].map((u) => ({ user_id: u, product_id: 'p1' })));
     records.forEach((r, i) => {
       expect(r).toMatchObject({ request_ms: NOW, entity_index: i, project: 'shop', bundle_version: 1, bundle_as_of_ms: T0, serve_stale: false });
@@ -109,9 +117,11 @@ describe('what the log records', () => {
           SELECT request_ms, unnest(user_ids) AS user_id, view, feature, unnest(vals) AS value, unnest(sts) AS status, unnest(tiers) AS tier, unnest(event_ms) AS event_ms
           FROM (SELECT request_ms, entities.user_id AS user_ids, v.view, v.tiers, v.event_ms, unnest(v.features) AS feature, unnest(v.values) AS vals, unnest(v.statuses) AS sts
                 FROM (SELECT request_ms, entities, unnest(views) AS v FROM read_ndjson('${logDir}/*.ndjson'))))
-        WHERE view = 'user_stats' AND feature = 'clicks' ORDER BY user_id`;
+        WHERE view = 'user_stats' AND feature = 'clicks' ORDER BY user_id, tier`;
       const rows = (await conn.runAndReadAll(sql)).getRowObjectsJS();
-      expect(rows.map((r) => [Number(r.user_id), r.tier, JSON.parse(String(r.value)), r.status])).toEqual([[1, 'bundle', 10, 'PRESENT'], [2, 'bundle', 0, 'OUTSIDE_MAX_AGE'], [3, 'bundle', 30, 'PRESENT'], [9, 'default', 0, 'NOT_FOUND']]);
+      expect(rows.map((r) => [Number(r.user_id), r.tier, JSON.parse(String(r.value)), r.status])).toEqual([
+        ...Array.from({ length: 4 }, () => [1, 'bundle', 10, 'PRESENT']), [2, 'bundle', 0, 'OUTSIDE_MAX_AGE'], ...Array.from({ length: 3 }, () => [3, 'bundle', 30, 'PRESENT']), [9, 'default', 0, 'NOT_FOUND'],
+      ]);
     } finally {
       conn.closeSync();
       db.closeSync();

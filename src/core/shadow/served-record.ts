@@ -37,6 +37,7 @@ import type { RequestPlan } from '../feast/request.js';
 import type { ResponseSpans } from '../feast/response-json.js';
 import type { Selection } from '../feast/selection.js';
 import type { ViewResult } from '../resolve/resolver.js';
+import type { Row } from '../resolve/tier.js';
 
 /** One line of the log: one answered request. */
 export interface ServedLine {
@@ -131,6 +132,7 @@ const STATUSES_OPEN = textOf(']],"statuses":[[');
 const NEXT_LIST = textOf('],[');
 const VIEW_END = textOf(']]}');
 const LINE_END = textOf(']}\n');
+const NULL = textOf('null');
 
 /**
  * A selection's output columns grouped by view, as lines list them: views
@@ -310,10 +312,15 @@ export class ServedLineWriter {
     const w = this.out;
     const { rows, servedBy } = result;
     const tiers = tierTexts(tierNames);
-    for (let i = 0, c = 0; i < n; i++) {
-      if (keep !== null && keep[i] === 0) continue;
-      if (c++ > 0) w.byte(0x2c);
-      w.chunk(tiers[servedBy[i]!]!);
+    // Every entity from one tier, or without created times (the usual
+    // case): the item once, then doubled.
+    if (keep === null && sameTier(servedBy, n)) writeRepeated(w, tiers[servedBy[0]!]!, n);
+    else {
+      for (let i = 0, c = 0; i < n; i++) {
+        if (keep !== null && keep[i] === 0) continue;
+        if (c++ > 0) w.byte(0x2c);
+        w.chunk(tiers[servedBy[i]!]!);
+      }
     }
     w.chunk(EVENT);
     for (let i = 0, c = 0; i < n; i++) {
@@ -321,15 +328,18 @@ export class ServedLineWriter {
       if (c++ > 0) w.byte(0x2c);
       const row = rows[i];
       if (row) w.integer(row.eventTsMs);
-      else w.raw('null');
+      else w.chunk(NULL);
     }
     w.chunk(CREATED);
-    for (let i = 0, c = 0; i < n; i++) {
-      if (keep !== null && keep[i] === 0) continue;
-      if (c++ > 0) w.byte(0x2c);
-      const row = rows[i];
-      if (row && row.createdTsMs !== null) w.integer(row.createdTsMs);
-      else w.raw('null');
+    if (keep === null && noCreatedTimes(rows, n)) writeRepeated(w, NULL, n);
+    else {
+      for (let i = 0, c = 0; i < n; i++) {
+        if (keep !== null && keep[i] === 0) continue;
+        if (c++ > 0) w.byte(0x2c);
+        const row = rows[i];
+        if (row && row.createdTsMs !== null) w.integer(row.createdTsMs);
+        else w.chunk(NULL);
+      }
     }
   }
 
@@ -352,6 +362,40 @@ export class ServedLineWriter {
     this.common = { project: a.project, version: a.bundleVersion, asOfMs: a.bundleAsOfMs, serveStale, bytes };
     return bytes;
   }
+}
+
+function sameTier(servedBy: Uint8Array, n: number): boolean {
+  for (let i = 1; i < n; i++) if (servedBy[i] !== servedBy[0]) return false;
+  return true;
+}
+
+function noCreatedTimes(rows: readonly (Row | undefined)[], n: number): boolean {
+  for (let i = 0; i < n; i++) if (rows[i]?.createdTsMs != null) return false;
+  return true;
+}
+
+/**
+ * Writes again, `count` times in all, the unit written last (from
+ * `unitStart`): doubling what is written, so a few copies of the line's own
+ * bytes, however many units.
+ */
+function repeatUnit(w: JsonWriter, unitStart: number, count: number): void {
+  const unit = w.length - unitStart;
+  for (let units = 1; units < count; ) {
+    const more = Math.min(units, count - units);
+    w.repeat(unitStart, unitStart + more * unit);
+    units += more;
+  }
+}
+
+/** `count` (at least 1) copies of `item`, separated by commas. */
+function writeRepeated(w: JsonWriter, item: Uint8Array, count: number): void {
+  w.chunk(item);
+  if (count === 1) return;
+  const unitStart = w.length;
+  w.byte(0x2c);
+  w.chunk(item);
+  repeatUnit(w, unitStart, count - 1);
 }
 
 /**
@@ -381,12 +425,7 @@ function writeCopied(w: JsonWriter, columns: readonly number[], first: number, b
     const unitStart = w.length;
     w.chunk(NEXT_LIST);
     w.repeat(textStart, unitStart);
-    const unit = w.length - unitStart;
-    for (let units = 1; units < run - 1; ) {
-      const more = Math.min(units, run - 1 - units);
-      w.repeat(unitStart, unitStart + more * unit);
-      units += more;
-    }
+    repeatUnit(w, unitStart, run - 1);
   }
 }
 
