@@ -123,7 +123,9 @@ const STATUSES: readonly FieldStatus[] = ['PRESENT', 'NULL_VALUE', 'NOT_FOUND', 
 const encoder = new TextEncoder();
 const textOf = (s: string): Uint8Array => encoder.encode(s);
 const STATUS_TEXT = new Map(STATUSES.map((s) => [s, textOf(`"${s}"`)]));
+const LINE_START = textOf('{"request_ms":');
 const ENTITY_INDEX = textOf(',"entity_index":[');
+const KEY_VALUES = textOf(':[');
 const ENTITIES = textOf('],"entities":{');
 const VIEWS = textOf('},"views":[');
 const EVENT = textOf('],"event_ms":[');
@@ -255,7 +257,7 @@ export class ServedLineWriter {
     // Every entity logged and the response at hand: its text is copied.
     const copied = keep === null && bytes !== undefined && spans !== undefined;
     const w = this.out;
-    w.raw('{"request_ms":');
+    w.chunk(LINE_START);
     w.integer(answer.nowMs);
     w.chunk(this.idOpen);
     w.integer(answer.requestSeq);
@@ -279,7 +281,7 @@ export class ServedLineWriter {
     for (let k = 0; k < joinKeys.length; k++) {
       if (k > 0) w.byte(0x2c);
       w.string(joinKeys[k]!.name);
-      w.raw(':[');
+      w.chunk(KEY_VALUES);
       if (copied) w.copy(bytes, spans[4 * k]!, spans[4 * k + 1]!);
       else {
         const values = joinKeys[k]!.values;
@@ -449,7 +451,7 @@ function writeJudged(w: JsonWriter, columns: readonly number[], answer: ServedAn
     for (let i = 0, k = 0; i < n; i++) {
       if (keep !== null && keep[i] === 0) continue;
       if (k++ > 0) w.byte(0x2c);
-      if (nulls[i] === 1) w.raw('null');
+      if (nulls[i] === 1) w.chunk(NULL);
       else if (numbers) {
         if (float32) w.float32(numbers[i]!);
         else w.number(numbers[i]!);
