@@ -210,8 +210,8 @@ const FIRST_BATCH_BYTES = 1 << 16;
 /**
  * Writes the log lines of answered requests, one after the other, into a
  * batch; `take` hands the batch over. Its buffers come back (give) once
- * written: allocating a fresh 256 KB array per batch cost about a
- * millisecond on a VM (page faults), as much as writing the batch.
+ * written: a fresh array of some hundred KB per batch cost about a
+ * millisecond on a VM (page faults).
  */
 export class ServedLineWriter {
   private readonly out = new JsonWriter();
@@ -377,9 +377,9 @@ function noCreatedTimes(rows: readonly (Row | undefined)[], n: number): boolean 
 }
 
 /**
- * Writes again, `count` times in all, the unit written last (from
- * `unitStart`): doubling what is written, so a few copies of the line's own
- * bytes, however many units.
+ * Repeats the unit written last (from `unitStart` on) until it stands
+ * `count` times in all, doubling what is written: a few copies of the
+ * line's own bytes, however many units.
  */
 function repeatUnit(w: JsonWriter, unitStart: number, count: number): void {
   const unit = w.length - unitStart;

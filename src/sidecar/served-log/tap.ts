@@ -2,14 +2,15 @@
  * The served tap: what the sidecar answered, for the served-value log and
  * the drift window.
  *
- * The log: a request's line is written as the response is sent, copied
- * from the response's own bytes (feastResponseJson's spans: the values and
- * statuses just written, so the logged values are the served ones) into a
- * batch in memory; core/shadow/served-record.ts writes it. That is a few
- * copies per feature, cheaper than keeping the answer to judge and format
- * it again later. Batches go to the sink (which writes files on libuv's
- * threads) once about 1 MB is ready, or 100 ms after their first line:
- * the request path never waits for the disk.
+ * The log: a request's line is written right after its response body
+ * (before the body is sent), copied from the body's own bytes
+ * (feastResponseJson's spans: the values and statuses just written, so the
+ * logged values are the served ones) into a batch in memory;
+ * core/shadow/served-record.ts writes it. That is a few copies per feature,
+ * a few microseconds, cheaper than keeping the answer to judge and format
+ * it again after the response. Batches go to the sink (which writes files
+ * on libuv's threads) once about 1 MB is ready, or 100 ms after their
+ * first line: the request path never waits for the disk.
  *
  * Bounds: at most `bufferRows` entity rows wait in the batch; a request
  * that does not fit is dropped and counted (never waited for). The batch
