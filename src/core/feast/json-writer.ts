@@ -117,16 +117,22 @@ export class JsonWriter {
 
   /** Writes bytes known to be valid JSON text (pre-encoded punctuation and keywords). */
   chunk(bytes: Uint8Array): void {
+    if (bytes.length > SHORT_CHUNK) {
+      this.append(bytes);
+      return;
+    }
     this.room(bytes.length);
     const buf = this.buf;
     let at = this.at;
-    if (bytes.length > SHORT_CHUNK) {
-      buf.set(bytes, at);
-      this.at = at + bytes.length;
-      return;
-    }
     for (let i = 0; i < bytes.length; i++) buf[at++] = bytes[i]!;
     this.at = at;
+  }
+
+  /** Writes `bytes` in one native copy (apart from chunk() so that chunk stays small enough to inline). */
+  private append(bytes: Uint8Array): void {
+    this.room(bytes.length);
+    this.buf.set(bytes, this.at);
+    this.at += bytes.length;
   }
 
   /**
@@ -138,6 +144,19 @@ export class JsonWriter {
    * again reuses its DataView.
    */
   copy(src: Uint8Array, start: number, end: number): void {
+    if (end - start > SHORT_COPY) {
+      this.copyLong(src, start, end);
+      return;
+    }
+    this.room(end - start);
+    const buf = this.buf;
+    let at = this.at;
+    for (let i = start; i < end; i++) buf[at++] = src[i]!;
+    this.at = at;
+  }
+
+  /** copy() of a part longer than SHORT_COPY (apart, so that copy stays small enough to inline). */
+  private copyLong(src: Uint8Array, start: number, end: number): void {
     const n = end - start;
     this.room(n);
     const buf = this.buf;
@@ -147,16 +166,14 @@ export class JsonWriter {
       this.at = at + n;
       return;
     }
-    let i = start;
-    if (n > SHORT_COPY) {
-      if (src !== this.source) {
-        this.source = src;
-        this.sourceWords = new DataView(src.buffer, src.byteOffset, src.byteLength);
-      }
-      const from = this.sourceWords!;
-      const to = (this.words ??= new DataView(buf.buffer, buf.byteOffset, buf.byteLength));
-      for (; i + 4 <= end; i += 4, at += 4) to.setUint32(at, from.getUint32(i, true), true);
+    if (src !== this.source) {
+      this.source = src;
+      this.sourceWords = new DataView(src.buffer, src.byteOffset, src.byteLength);
     }
+    const from = this.sourceWords!;
+    const to = (this.words ??= new DataView(buf.buffer, buf.byteOffset, buf.byteLength));
+    let i = start;
+    for (; i + 4 <= end; i += 4, at += 4) to.setUint32(at, from.getUint32(i, true), true);
     for (; i < end; i++) buf[at++] = src[i]!;
     this.at = at;
   }

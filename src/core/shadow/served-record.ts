@@ -472,13 +472,6 @@ function writeJudged(w: JsonWriter, columns: readonly number[], answer: ServedAn
   }
 }
 
-/** The log line of an answer's kept entities (a convenience over ServedLineWriter); empty when none is kept. */
-export function servedLine(answer: ServedAnswer, keep: Uint8Array | null = null): Uint8Array {
-  const writer = new ServedLineWriter();
-  writer.write(answer, keep);
-  return writer.take().slice();
-}
-
 /** A served-log line that is not a record; the message names the field. */
 export class ServedRecordError extends Error {}
 
