@@ -10,7 +10,7 @@
  *   logged value, name the cause of each difference -> summary + verdict.
  *
  * The log is read twice, line by line: once to check every line and find
- * the features logged, then in batches of `batchRecords` lines, each joined
+ * the features logged, then in batches of `batchRecords` logged entities, each joined
  * and compared on its own, so memory does not grow with the log.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -23,7 +23,7 @@ import { valueStatus } from '../src/core/asof.js';
 import { LarderError } from '../src/core/errors.js';
 import type { FeatureViewDef } from '../src/core/repo/types.js';
 import { type Tolerance, EXACT } from '../src/core/shadow/compare.js';
-import { type ServedRecord, ServedRecordError, parseServedRecord } from '../src/core/shadow/served-record.js';
+import { type ServedRecord, ServedRecordError, parseServedRecords } from '../src/core/shadow/served-record.js';
 import { type ComparedFeature, type ShadowSummary, ShadowAccumulator, type Verdict, verdict } from '../src/core/shadow/summary.js';
 import { planViews } from './build.js';
 import { type LoadedRepo, loadRepo } from './config.js';
@@ -47,7 +47,7 @@ export interface ShadowOptions {
   /** The verdict fails when a feature's skew or unexplained rate is above this (0..1, default 0). */
   maxMismatch?: number;
   threads?: number;
-  /** Log lines joined and compared at once (default 200,000): bounds memory whatever the log's length. */
+  /** Logged entities joined and compared at once (default 200,000): bounds memory whatever the log's length. */
   batchRecords?: number;
   onProgress?: (p: ShadowProgress) => void;
 }
@@ -98,7 +98,7 @@ async function* recordBatches(files: readonly string[], size: number): AsyncGene
         lineNo++;
         if (line.trim() === '') continue;
         try {
-          batch.push(parseServedRecord(line));
+          for (const record of parseServedRecords(line)) batch.push(record);
         } catch (e) {
           if (e instanceof ServedRecordError) throw new LarderError('LARDER_ERR_SOURCE', `${file}:${lineNo}: not a served-log record: ${e.message}`);
           throw e;
@@ -118,25 +118,26 @@ async function* recordBatches(files: readonly string[], size: number): AsyncGene
   if (batch.length > 0) yield batch;
 }
 
-/** What a first pass over the log finds: the features logged, the lines of this project and of others. */
+/** What a first pass over the log finds: the features logged, the entities of this project and of others. */
 interface LogSurvey {
   /** Each logged `view:feature`, resolved against the repo (null: not in it any more). */
   refs: Map<string, FeatureRef | null>;
   /** The views of the resolvable features, in order of first use. */
   views: FeatureViewDef[];
-  lines: number;
+  /** Logged entities of this project. */
+  entities: number;
   otherProject: number;
 }
 
 async function surveyLog(files: readonly string[], repo: LoadedRepo['repo'], batchRecords: number): Promise<LogSurvey> {
-  const survey: LogSurvey = { refs: new Map(), views: [], lines: 0, otherProject: 0 };
+  const survey: LogSurvey = { refs: new Map(), views: [], entities: 0, otherProject: 0 };
   for await (const batch of recordBatches(files, batchRecords)) {
     for (const r of batch) {
       if (r.project !== repo.project) {
         survey.otherProject++;
         continue;
       }
-      survey.lines++;
+      survey.entities++;
       for (const sv of r.views) {
         for (const name of sv.features) {
           const ref = `${sv.view}:${name}`;
@@ -175,7 +176,7 @@ interface FeatureRef {
   compared: ComparedFeature;
 }
 
-/** Loads one probe per log line: its join key values (typed as the views read them) and request time. */
+/** Loads one probe per logged entity: its join key values (typed as the views read them) and request time. */
 async function loadProbes(conn: DuckDBConnection, records: readonly ServedRecord[], keyTypes: ReadonlyMap<string, 'int64' | 'string'>): Promise<number> {
   const keys = [...keyTypes];
   const cols = [`${PROBE_ROW} BIGINT`, ...keys.map(([name, t]) => `${sqlIdent(name)} ${t === 'int64' ? 'BIGINT' : 'VARCHAR'}`), `${PROBE_TIME} BIGINT`];
@@ -270,7 +271,7 @@ export async function runShadow(opts: ShadowOptions): Promise<ShadowResult> {
   const { refs, views } = survey;
   const warnings: string[] = [];
   const skipped = { otherProject: survey.otherProject, unknownFeature: 0 };
-  if (skipped.otherProject > 0) warnings.push(`${skipped.otherProject} log lines are of another project than "${repo.project}" and were skipped`);
+  if (skipped.otherProject > 0) warnings.push(`${skipped.otherProject} logged entities are of another project than "${repo.project}" and were skipped`);
   const unknown = [...refs].filter(([, v]) => v === null).map(([k]) => k);
   if (unknown.length > 0) warnings.push(`features not in the repo any more, not compared: ${unknown.join(', ')}`);
   const known = [...refs.values()].filter((r): r is FeatureRef => r !== null);
@@ -304,7 +305,7 @@ export async function runShadow(opts: ShadowOptions): Promise<ShadowResult> {
     for await (const batch of recordBatches(files, batchRecords)) {
       const records = batch.filter((r) => r.project === repo.project);
       for (const r of records) acc.addRecord(r.request_ms, r.bundle_version);
-      progress({ phase: 'join', message: `recomputing the values of logged entities ${done + 1}-${done + records.length} of ${survey.lines} at their request times` });
+      progress({ phase: 'join', message: `recomputing the values of logged entities ${done + 1}-${done + records.length} of ${survey.entities} at their request times` });
       done += records.length;
       if (!sql) {
         skipped.unknownFeature += records.reduce((n, r) => n + r.views.reduce((t, v) => t + v.features.length, 0), 0);

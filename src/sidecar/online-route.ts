@@ -139,11 +139,13 @@ function answerResolved(deps: RouteDeps, state: ServingState, resolved: Resolved
   const nowMs = deps.now();
   const answer = new AnswerColumns(resolved.plan, resolved.results, nowMs, deps.rule);
   deps.hotKeys?.observe(resolved.plan.views);
-  const bytes = feastResponseJson(answer, alloc);
+  // With the served log on, the response records where its columns are, for the log to copy.
+  const spans = deps.tap?.spansFor(answer.count);
+  const bytes = feastResponseJson(answer, alloc, spans);
   const t2 = performance.now();
   deps.metrics.countServed(resolved.tierNames, resolved.servedBy, answer.counts);
-  // Queued, not written: the tap judges and writes it after the response.
-  deps.tap?.offer(state, resolved, answer, nowMs);
+  // The log line is copied from the response's bytes into a batch that is written to disk later.
+  deps.tap?.offer(state, resolved, answer, nowMs, bytes, spans);
   return {
     status: 200,
     headers: {

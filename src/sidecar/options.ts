@@ -228,7 +228,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   },
   {
     key: 'logServed', flag: '--log-served', env: 'LARDER_LOG_SERVED', valueName: '<dir>', defaultText: 'none',
-    description: 'Directory for the served-value log: one NDJSON line per entity answered (request time, join keys, and per feature the value, status, tier, bundle version and the row\'s event and created time), in files rotated by size and age, for larder shadow. none: no log.',
+    description: 'Directory for the served-value log: one NDJSON line per request answered (request time, bundle version, join keys, and per entity and feature the value, status, tier and the row\'s event and created time), in files rotated by size and age, for larder shadow and DuckDB. none: no log.',
     parse: (raw) => (raw.trim() === '' || raw.trim() === 'none' ? null : raw),
   },
   {
@@ -243,7 +243,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   },
   {
     key: 'logBufferRows', flag: '--log-buffer-rows', env: 'LARDER_LOG_BUFFER_ROWS', valueName: '<n>', defaultText: '100000',
-    description: 'Most entity rows held waiting to be logged. Logging never holds up a request: past this bound rows are dropped and counted in /metrics (larder_served_log_rows_total{result="dropped"}).',
+    description: 'Most entity rows held in memory waiting to be written to the served-value log. Logging never waits for the disk: past this bound rows are dropped and counted in /metrics (larder_served_log_rows_total{result="dropped"}).',
     parse: integer(1, 100_000_000, 'an integer from 1 to 100000000'),
   },
   {
@@ -258,7 +258,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   },
   {
     key: 'driftSample', flag: '--drift-sample', env: 'LARDER_DRIFT_SAMPLE', valueName: '<fraction>', defaultText: '0.01',
-    description: 'Fraction of requests whose served values are compared with the training distribution in the bundle manifest (every logged request counts too); GET /drift and /metrics show the PSI per feature. 0 turns drift off.',
+    description: 'Fraction of requests whose served values are compared with the training distribution in the bundle manifest (drawn on its own, whether or not the request is logged); GET /drift and /metrics show the PSI per feature. 0 turns drift off.',
     parse: fraction,
   },
   {

@@ -166,7 +166,7 @@ describe('larder shadow', () => {
     });
 
     it('reads the log in batches to bound memory, with the same result as in one', async () => {
-      // 21 lines in batches of 4: six joins, and the last batch short.
+      // 21 logged entities, 7 to a line, in batches of 4 (a line is never split): three joins.
       const batched = await runShadow({ repoDir: repo, servedDir: logDir, batchRecords: 4 });
       expect(batched.summary).toEqual(result.summary);
       expect(batched.skipped).toEqual(result.skipped);

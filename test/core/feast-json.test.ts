@@ -54,6 +54,21 @@ describe('feastResponseJson', () => {
     );
   });
 
+  it('says where each column\'s values and statuses are in the bytes (spans)', () => {
+    fc.assert(
+      fc.property(response, (r) => {
+        const spans = new Int32Array(4 * r.results.length).fill(-1);
+        const bytes = feastResponseJson(responseColumns(r), undefined, spans);
+        r.results.forEach((col, c) => {
+          const part = (from: number, to: number) => JSON.parse(`[${text(bytes.subarray(spans[4 * c + from]!, spans[4 * c + to]!))}]`) as unknown;
+          expect(part(0, 1)).toEqual(JSON.parse(JSON.stringify(col.values)));
+          expect(part(2, 3)).toEqual(col.statuses);
+        });
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('equals JSON.stringify on holes and repeated stamps', () => {
     const values = new Array<unknown>(3);
     values[1] = 1.5;

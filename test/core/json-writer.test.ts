@@ -29,6 +29,16 @@ describe('JsonWriter numbers', () => {
     );
   });
 
+  it('integer() writes what JSON.stringify writes, integers or not', () => {
+    const epochMs = fc.integer({ min: 0, max: 4_102_444_800_000 });
+    fc.assert(
+      fc.property(fc.oneof(dataDouble, epochMs, fc.constantFrom(0, -0, 2 ** 50 - 1, -(2 ** 50 - 1), 2 ** 50, 2 ** 53 + 2)), (v) => {
+        expect(written((w) => w.integer(v))).toBe(JSON.stringify(v));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
   it('float32() writes the shortest text that reads back as the same float32', () => {
     fc.assert(
       fc.property(fc.oneof(fc.float(), dataDouble), (v) => {
@@ -94,6 +104,43 @@ describe('JsonWriter numbers', () => {
         expect(written((w) => w.string(s))).toBe(JSON.stringify(s));
       }),
     );
+  });
+
+  it('copies parts of other bytes, short or long, at any offset, and repeats short and long parts of its own', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(40), fc.array(fc.tuple(fc.nat(300), fc.nat(300)), { maxLength: 8 }), (bytes, offset, parts) => {
+        // The source sits inside a larger buffer, as a pooled response body does.
+        const backing = new Uint8Array(offset + bytes.length + 7);
+        backing.set(bytes, offset);
+        const src = Buffer.from(backing.buffer, offset, bytes.length);
+        const w = new JsonWriter();
+        const expected: number[] = [];
+        for (const [a, b] of parts) {
+          const start = Math.min(a, b, bytes.length);
+          const end = Math.min(Math.max(a, b), bytes.length);
+          w.copy(src, start, end);
+          expected.push(...bytes.subarray(start, end));
+          const mark = w.length;
+          w.repeat(mark - (end - start), mark);
+          expected.push(...bytes.subarray(start, end));
+        }
+        expect([...w.view()]).toEqual(expected);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('hands over what it wrote and goes on in a new buffer (swap), and forgets what follows a mark (truncate)', () => {
+    const w = new JsonWriter();
+    w.raw('[1,');
+    const mark = w.length;
+    w.raw('2');
+    w.truncate(mark);
+    w.raw('3]');
+    const first = w.swap(new Uint8Array(4)); // smaller than what follows: it grows
+    w.copy(new TextEncoder().encode('"a long enough string to take the word path"'), 0, 44);
+    expect(new TextDecoder().decode(first)).toBe('[1,3]');
+    expect(new TextDecoder().decode(w.view())).toBe('"a long enough string to take the word path"');
   });
 
   it('grows its buffer for large documents and repeats earlier bytes', () => {

@@ -1,7 +1,8 @@
 /**
  * The served-value log (--log-served) on a real sidecar over HTTP: every
- * line says what the response said (values, statuses) plus the tier, bundle
- * and row times; DuckDB reads the files as they are; nothing is lost at a
+ * request's line says what the response said (values, statuses) plus the
+ * tier, bundle and row times; DuckDB reads the files as they are, one row
+ * per entity and feature with three unnests; nothing is lost at a
  * moderate rate, drops are counted when the buffer is full, files rotate by
  * size and age, sampling by key keeps an entity's every request, and a real
  * `larder serve` writes every accepted line before it exits on SIGTERM.
@@ -13,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { entityKeyString, hashKey } from '../../src/core/keys.js';
-import { type ServedRecord, parseServedRecord } from '../../src/core/shadow/served-record.js';
+import { type ServedLine, type ServedRecord, parseServedLine, servedRecords } from '../../src/core/shadow/served-record.js';
 import { HOUR, T0, type TestSidecar, eventually, removeDir, startTestSidecar, tempDir, writeShopBundle } from './helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -30,15 +31,20 @@ afterAll(async () => {
   await Promise.all(dirs.map(removeDir));
 });
 
-/** Every line of the complete (.ndjson) files in `dir`, parsed, in file then line order. */
-async function readLog(dir: string): Promise<ServedRecord[]> {
+/** Every line of the complete (.ndjson) files in `dir`, parsed and checked, in file then line order. */
+async function readLines(dir: string): Promise<ServedLine[]> {
   const files = (await readdir(dir)).filter((f) => f.endsWith('.ndjson')).sort();
-  const records: ServedRecord[] = [];
+  const lines: ServedLine[] = [];
   for (const f of files) {
     const text = await readFile(join(dir, f), 'utf8');
-    for (const line of text.split('\n')) if (line !== '') records.push(parseServedRecord(line));
+    for (const line of text.split('\n')) if (line !== '') lines.push(parseServedLine(line));
   }
-  return records;
+  return lines;
+}
+
+/** Every logged entity's record, in file, line and entity order. */
+async function readLog(dir: string): Promise<ServedRecord[]> {
+  return (await readLines(dir)).flatMap(servedRecords);
 }
 
 async function metric(sidecar: TestSidecar, name: string): Promise<number> {
@@ -60,9 +66,27 @@ describe('what the log records', () => {
     const features = ['user_stats:clicks', 'user_stats:ctr', 'user_stats:country', 'user_stats:embedding', 'user_stats:tags', 'user_stats:vip', 'user_stats:last_seen', 'user_product:affinity'];
     const body = { features, entities: { user_id: [1, 2, 3, 9], product_id: ['p1', 'p1', 'p1', 'p1'] } };
     const response = (await (await sidecar.post(body)).json()) as { results: { values: unknown[]; statuses: string[] }[] };
+    // Five entities all from the bundle: their tiers and created times are written once and doubled.
+    const same = { features: ['user_stats:clicks', 'user_stats:ctr'], entities: { user_id: [1, 3, 1, 3, 1] } };
+    const sameResponse = (await (await sidecar.post(same)).json()) as { results: { values: unknown[]; statuses: string[] }[] };
     await sidecar.close();
 
-    const records = await readLog(logDir);
+    // One line per request, its values copied from the response column by column.
+    const lines = await readLines(logDir);
+    expect(lines.length).toBe(2);
+    expect(lines[1]!.views).toEqual([{
+      view: 'user_stats', tiers: ['bundle', 'bundle', 'bundle', 'bundle', 'bundle'], event_ms: [T0, T0, T0, T0, T0], created_ms: [null, null, null, null, null],
+      features: ['clicks', 'ctr'], values: sameResponse.results.slice(1).map((col) => col.values), statuses: sameResponse.results.slice(1).map((col) => col.statuses),
+    }]);
+    lines.pop();
+    expect(lines[0]).toMatchObject({ entity_index: [0, 1, 2, 3], entities: { user_id: [1, 2, 3, 9], product_id: ['p1', 'p1', 'p1', 'p1'] } });
+    const userStats = lines[0]!.views[0]!;
+    expect(userStats.features).toEqual(features.slice(0, 7).map((f) => f.split(':')[1]));
+    expect(userStats.values).toEqual(response.results.slice(2, 9).map((col) => col.values));
+    expect(userStats.statuses).toEqual(response.results.slice(2, 9).map((col) => col.statuses));
+    expect(userStats.tiers).toEqual(['bundle', 'bundle', 'bundle', 'default']);
+
+    const records = (await readLog(logDir)).slice(0, 4);
     expect(records.map((r) => r.entity)).toEqual([1, 2, 3, 9].map((u) => ({ user_id: u, product_id: 'p1' })));
     records.forEach((r, i) => {
       expect(r).toMatchObject({ request_ms: NOW, entity_index: i, project: 'shop', bundle_version: 1, bundle_as_of_ms: T0, serve_stale: false });
@@ -88,12 +112,16 @@ describe('what the log records', () => {
     const db = await DuckDBInstance.create(':memory:');
     const conn = await db.connect();
     try {
-      const sql = `SELECT user_id, tier, status FROM (
-          SELECT entity.user_id AS user_id, v.view, v.tier, unnest(v.features) AS feature, unnest(v.statuses) AS status
-          FROM (SELECT entity, unnest(views) AS v FROM read_ndjson('${logDir}/*.ndjson')))
-        WHERE view = 'user_stats' AND feature = 'clicks' ORDER BY user_id`;
+      // The README's query: one row per entity and feature.
+      const sql = `SELECT user_id, tier, value, status FROM (
+          SELECT request_ms, unnest(user_ids) AS user_id, view, feature, unnest(vals) AS value, unnest(sts) AS status, unnest(tiers) AS tier, unnest(event_ms) AS event_ms
+          FROM (SELECT request_ms, entities.user_id AS user_ids, v.view, v.tiers, v.event_ms, unnest(v.features) AS feature, unnest(v.values) AS vals, unnest(v.statuses) AS sts
+                FROM (SELECT request_ms, entities, unnest(views) AS v FROM read_ndjson('${logDir}/*.ndjson'))))
+        WHERE view = 'user_stats' AND feature = 'clicks' ORDER BY user_id, tier`;
       const rows = (await conn.runAndReadAll(sql)).getRowObjectsJS();
-      expect(rows.map((r) => [Number(r.user_id), r.tier, r.status])).toEqual([[1, 'bundle', 'PRESENT'], [2, 'bundle', 'OUTSIDE_MAX_AGE'], [3, 'bundle', 'PRESENT'], [9, 'default', 'NOT_FOUND']]);
+      expect(rows.map((r) => [Number(r.user_id), r.tier, JSON.parse(String(r.value)), r.status])).toEqual([
+        ...Array.from({ length: 4 }, () => [1, 'bundle', 10, 'PRESENT']), [2, 'bundle', 0, 'OUTSIDE_MAX_AGE'], ...Array.from({ length: 3 }, () => [3, 'bundle', 30, 'PRESENT']), [9, 'default', 0, 'NOT_FOUND'],
+      ]);
     } finally {
       conn.closeSync();
       db.closeSync();
@@ -171,11 +199,21 @@ describe('sampling', () => {
     const logDir = await newDir();
     const sidecar = await startTestSidecar(bundles, { logServed: logDir, logSample: 0.5, logSampleBy: 'key' }, NOW);
     const users = Array.from({ length: 40 }, (_, i) => i + 1);
+    const features = ['user_stats:clicks', 'user_stats:ctr', 'user_stats:country', 'user_stats:embedding'];
+    let response: { results: { values: unknown[]; statuses: string[] }[] } | undefined;
     for (let round = 0; round < 3; round++) {
-      await (await sidecar.post({ features: ['user_stats:clicks'], entities: { user_id: users } })).arrayBuffer();
+      response = (await (await sidecar.post({ features, entities: { user_id: users } })).json()) as typeof response;
     }
     await sidecar.close();
     const records = await readLog(logDir);
+    // A partly logged request's entities are written on their own: still what the response said.
+    for (const r of records) {
+      const v = r.views[0]!;
+      expect(v.values).toEqual(response!.results.slice(1).map((col) => col.values[r.entity_index]));
+      expect(v.statuses).toEqual(response!.results.slice(1).map((col) => col.statuses[r.entity_index]));
+      expect(r.entity.user_id).toBe(users[r.entity_index]);
+    }
+    expect(records.some((r) => r.views[0]!.statuses[0] === 'PRESENT')).toBe(true);
     const logged = new Map<number, number>();
     for (const r of records) logged.set(r.entity.user_id as number, (logged.get(r.entity.user_id as number) ?? 0) + 1);
     const expected = users.filter((u) => hashKey(entityKeyString([u])) / 2 ** 32 < 0.5);

@@ -146,6 +146,9 @@ interface WrittenTail {
   stamps: Items;
   start: number;
   end: number;
+  /** Where the text of the statuses alone is (inside the brackets). */
+  statusesStart: number;
+  statusesEnd: number;
 }
 
 /**
@@ -162,13 +165,14 @@ class Tails {
   private readonly statuses = new Repeats();
   private readonly stamps = new Repeats();
 
-  write(w: JsonWriter, column: JsonColumn): void {
+  /** Returns the tail written or copied (where it was first written, and its statuses in it). */
+  write(w: JsonWriter, column: JsonColumn): WrittenTail {
     const { statuses } = column;
     const key = column.tailKey;
     const known = key && this.byKey.get(key);
     if (known) {
       w.repeat(known.start, known.end);
-      return;
+      return known;
     }
     const stamps = column.eventTsMs ?? column.event_timestamps!;
     for (let p = this.written.length - 1; p >= 0; p--) {
@@ -176,18 +180,21 @@ class Tails {
       if (sameItems(prior.statuses, statuses) && sameItems(prior.stamps, stamps)) {
         w.repeat(prior.start, prior.end);
         if (key) this.byKey.set(key, prior);
-        return;
+        return prior;
       }
     }
     const start = w.length;
     w.chunk(STATUSES);
+    const statusesStart = w.length;
     const keptStatuses = this.statuses.write(w, statuses, writeStatus);
+    const statusesEnd = w.length;
     w.chunk(STAMPS);
     const keptStamps = this.stamps.write(w, stamps, column.eventTsMs ? writeTimestamp : writeValue);
     w.chunk(CLOSE);
-    const written = { statuses: keptStatuses, stamps: keptStamps, start, end: w.length };
+    const written = { statuses: keptStatuses, stamps: keptStamps, start, end: w.length, statusesStart, statusesEnd };
     remember(this.written, written);
     if (key) this.byKey.set(key, written);
+    return written;
   }
 }
 
@@ -242,8 +249,24 @@ const writer = new JsonWriter();
 
 const newBytes = (size: number): Uint8Array<ArrayBuffer> => new Uint8Array(size);
 
-/** The response's JSON as UTF-8 bytes, in memory from `alloc` (called once, with the exact size). */
-export function feastResponseJson<B extends Uint8Array = Uint8Array<ArrayBuffer>>(answer: JsonColumns, alloc: (size: number) => B = newBytes as (size: number) => B): B {
+/**
+ * Where each column's text lies in the bytes feastResponseJson returned,
+ * for a caller that reuses it instead of writing the same values again
+ * (the served-value log): for column r (join keys first), bytes spans[4r]
+ * to spans[4r+1] are the text inside the brackets of its "values" array,
+ * spans[4r+2] to spans[4r+3] that of its "statuses" array (JSON items
+ * separated by commas). Columns whose statuses repeat an earlier column's
+ * tail point at that column's statuses text, so equal statuses spans mean
+ * equal statuses (the converse need not hold).
+ */
+export type ResponseSpans = Int32Array;
+
+/**
+ * The response's JSON as UTF-8 bytes, in memory from `alloc` (called once,
+ * with the exact size); with `spans` (at least 4 per column), where each
+ * column's values and statuses are in them (see ResponseSpans).
+ */
+export function feastResponseJson<B extends Uint8Array = Uint8Array<ArrayBuffer>>(answer: JsonColumns, alloc: (size: number) => B = newBytes as (size: number) => B, spans?: ResponseSpans): B {
   const w = writer;
   w.reset();
   writeNames(w, answer);
@@ -251,9 +274,17 @@ export function feastResponseJson<B extends Uint8Array = Uint8Array<ArrayBuffer>
   for (let r = 0; r < answer.count; r++) {
     const column = answer.column(r);
     w.chunk(r === 0 ? FIRST_VALUES : NEXT_VALUES);
+    const valuesStart = w.length;
     if (column.numbers) w.numbers(column.numbers, answer.isFloat32(r));
     else writeValues(w, column.values, answer.isFloat32(r));
-    tails.write(w, column);
+    const valuesEnd = w.length;
+    const tail = tails.write(w, column);
+    if (spans) {
+      spans[4 * r] = valuesStart;
+      spans[4 * r + 1] = valuesEnd;
+      spans[4 * r + 2] = tail.statusesStart;
+      spans[4 * r + 3] = tail.statusesEnd;
+    }
   }
   w.chunk(CLOSE);
   const view = w.view();

@@ -1,37 +1,70 @@
 /**
- * The served-value log's record: one NDJSON line per entity of an answered
- * request, written by the sidecar (`--log-served`) and read by `larder
- * shadow` (and by DuckDB: `SELECT * FROM read_ndjson('dir/*.ndjson')`).
+ * The served-value log's record: one NDJSON line per answered request,
+ * written by the sidecar (`--log-served`) and read by `larder shadow` (and
+ * by DuckDB: `SELECT * FROM read_ndjson('dir/*.ndjson')`).
  *
  *   {"request_ms":1767227400000,"request_id":"m1x2.812.17","project":"shop",
  *    "bundle_version":3,"bundle_as_of_ms":1767225600000,"serve_stale":false,
- *    "entity_index":0,"entity":{"user_id":1},
- *    "views":[{"view":"user_stats","tier":"bundle","event_ms":1767225600000,
- *              "created_ms":null,"features":["clicks","ctr"],"values":[10,0.5],
- *              "statuses":["PRESENT","PRESENT"]}]}
+ *    "entity_index":[0,1],"entities":{"user_id":[1,9]},
+ *    "views":[{"view":"user_stats","tiers":["bundle","default"],
+ *              "event_ms":[1767225600000,null],"created_ms":[null,null],
+ *              "features":["clicks","ctr"],"values":[[10,0],[0.5,null]],
+ *              "statuses":[["PRESENT","NOT_FOUND"],["PRESENT","NOT_FOUND"]]}]}
  *
- * request_ms is the time the answer was judged at (statuses and TTLs);
- * entity holds the request's join key values for this entity. Per view the
- * features of one entity come from one row: the tier whose row won
- * ("default": none held the key) and that row's event and created time in
- * epoch ms (null without a row, or without a created time); then, as in
- * Feast's response, the features' names, the values served (a hole already
- * read as its default) and their statuses, position by position. Views
+ * request_ms is the time the answer was judged at (statuses and TTLs).
+ * entity_index lists the logged entities' positions in the request (all of
+ * them unless --log-sample-by key left some out), and every per-entity
+ * array has one item per logged entity, in that order: `entities` the
+ * request's join key values; per view `tiers` the tier whose row won
+ * ("default": none held the key) and `event_ms`, `created_ms` that row's
+ * times in epoch ms (null without a row, or without a created time); then
+ * the view's `features` (names) and, feature by feature as in Feast's
+ * response, the `values` served (a hole already read as its default) and
+ * their `statuses`: values[f][e] is feature f's value for entity e. Views
  * appear in the order the request first names them, their features in
  * request order. Field names never change meaning; new fields may be added.
  *
- * The arrays keep the writer cheap: a value costs a comma and its number,
- * the names are one copy per view, and an all-PRESENT statuses array is one
- * copy too. Logging every answer must cost little next to answering it.
+ * The shape keeps the writer cheap: a feature's values and statuses are
+ * the response's, column by column, so they are copied from its bytes (see
+ * ResponseSpans) rather than written again value by value, and the
+ * request's fields and names are written once per request, not per
+ * entity. Logging every answer must cost little next to answering it.
  */
 import type { FieldStatus, ValueRule } from '../asof.js';
-import { type AnswerColumn, AnswerColumns } from '../feast/answer.js';
-import { withRoom } from '../bytes.js';
+import type { AnswerColumns } from '../feast/answer.js';
 import { JsonWriter } from '../feast/json-writer.js';
 import type { RequestPlan } from '../feast/request.js';
+import type { ResponseSpans } from '../feast/response-json.js';
 import type { Selection } from '../feast/selection.js';
 import type { ViewResult } from '../resolve/resolver.js';
+import type { Row } from '../resolve/tier.js';
 
+/** One line of the log: one answered request. */
+export interface ServedLine {
+  request_ms: number;
+  request_id: string;
+  project: string;
+  bundle_version: number;
+  bundle_as_of_ms: number;
+  serve_stale: boolean;
+  entity_index: number[];
+  entities: Record<string, (string | number)[]>;
+  views: ServedLineView[];
+}
+
+/** One view of a line: per-entity arrays, and per feature an array over the entities. */
+export interface ServedLineView {
+  view: string;
+  tiers: string[];
+  event_ms: (number | null)[];
+  created_ms: (number | null)[];
+  features: string[];
+  /** values[f][e]: feature f's value for entity e. */
+  values: unknown[][];
+  statuses: FieldStatus[][];
+}
+
+/** One view of one logged entity, as the reader gives it (servedRecords). */
 export interface ServedView {
   view: string;
   tier: string;
@@ -43,9 +76,11 @@ export interface ServedView {
   statuses: FieldStatus[];
 }
 
+/** One logged entity of a request, as the reader gives it (servedRecords). */
 export interface ServedRecord {
   request_ms: number;
   request_id: string;
+  /** The entity's position in the request. */
   entity_index: number;
   project: string;
   bundle_version: number;
@@ -65,13 +100,22 @@ export interface ServedAnswer {
   project: string;
   bundleVersion: number;
   bundleAsOfMs: number;
-  requestId: string;
+  /** The request's number; its request_id is the writer's prefix and this number. */
+  requestSeq: number;
   /**
-   * The AnswerColumns the response was written from, when at hand: its rows
-   * are judged already. It is read again (column() refills its arrays), so
-   * it must not be in use elsewhere.
+   * The AnswerColumns the response was written from: its rows are judged
+   * already. Read again (column() refills its arrays) when only some
+   * entities are logged, so it must not be in use elsewhere then.
    */
-  columns?: AnswerColumns;
+  columns: AnswerColumns;
+  /**
+   * The response's bytes and where its columns are in them
+   * (feastResponseJson's spans), when at hand: with every entity logged,
+   * their values and statuses are copied from them instead of written
+   * again. Read during write() only.
+   */
+  responseBytes?: Uint8Array | undefined;
+  responseSpans?: ResponseSpans | undefined;
 }
 
 const STATUSES: readonly FieldStatus[] = ['PRESENT', 'NULL_VALUE', 'NOT_FOUND', 'OUTSIDE_MAX_AGE'];
@@ -79,13 +123,18 @@ const STATUSES: readonly FieldStatus[] = ['PRESENT', 'NULL_VALUE', 'NOT_FOUND', 
 const encoder = new TextEncoder();
 const textOf = (s: string): Uint8Array => encoder.encode(s);
 const STATUS_TEXT = new Map(STATUSES.map((s) => [s, textOf(`"${s}"`)]));
-const EVENT = textOf(',"event_ms":');
-const CREATED = textOf(',"created_ms":');
-const VALUES = textOf('],"values":[');
-const STATUSES_OPEN = textOf('],"statuses":[');
-const VIEWS = textOf(',"views":[');
-const VIEW_END = textOf(']}');
+const LINE_START = textOf('{"request_ms":');
+const ENTITY_INDEX = textOf(',"entity_index":[');
+const KEY_VALUES = textOf(':[');
+const ENTITIES = textOf('],"entities":{');
+const VIEWS = textOf('},"views":[');
+const EVENT = textOf('],"event_ms":[');
+const CREATED = textOf('],"created_ms":[');
+const STATUSES_OPEN = textOf(']],"statuses":[[');
+const NEXT_LIST = textOf('],[');
+const VIEW_END = textOf(']]}');
 const LINE_END = textOf(']}\n');
+const NULL = textOf('null');
 
 /**
  * A selection's output columns grouped by view, as lines list them: views
@@ -95,14 +144,12 @@ const LINE_END = textOf(']}\n');
 interface Layout {
   views: {
     name: string;
-    /** `{"view":"user_stats","tier":` */
+    /** `{"view":"user_stats","tiers":[` (`,` first but for the first view). */
     open: Uint8Array;
     /** The view's output column indexes. */
     columns: number[];
-    /** `,"features":["clicks","ctr"` (closed by VALUES). */
+    /** `],"features":["clicks","ctr"],"values":[[`: the names, and the values opened. */
     names: Uint8Array;
-    /** `],"statuses":["PRESENT","PRESENT"]}`: the view's end when every status is PRESENT. */
-    allPresent: Uint8Array;
   }[];
 }
 
@@ -117,65 +164,67 @@ function layoutOf(selection: Selection): Layout {
     list.push(r);
     groups.set(output.view.name, list);
   });
-  const views: Layout['views'] = [...groups].map(([name, columns]) => {
-    const names = columns.map((r) => { const o = selection.outputs[r]!; return JSON.stringify(o.view.features[o.featureIndex]!.name); });
-    return {
-      name,
-      open: textOf(`{"view":${JSON.stringify(name)},"tier":`),
-      columns,
-      names: textOf(`,"features":[${names.join(',')}`),
-      allPresent: textOf(`],"statuses":[${columns.map(() => '"PRESENT"').join(',')}]}`),
-    };
-  });
+  const views: Layout['views'] = [...groups].map(([name, columns], v) => ({
+    name,
+    open: textOf(`${v > 0 ? ',' : ''}{"view":${JSON.stringify(name)},"tiers":[`),
+    columns,
+    names: textOf(`],"features":[${columns.map((r) => { const o = selection.outputs[r]!; return JSON.stringify(o.view.features[o.featureIndex]!.name); }).join(',')}],"values":[[`),
+  }));
   layouts.set(selection, (layout = { views }));
   return layout;
 }
 
-/**
- * Writes the log lines of answered requests into one buffer. A request's
- * lines are built column by column, as AnswerColumns yields an answer (one
- * writer per entity), and appended to the buffer by `write`; `take` hands
- * the buffer's bytes over.
- */
-/**
- * The lines waiting to be handed over, in buffers that come back once
- * written: allocating a fresh 256 KB array per batch cost about a
- * millisecond on a VM (page faults), as much as formatting the batch.
- */
-class Batch {
-  private buf = new Uint8Array(1 << 16);
-  length = 0;
-  private readonly spare: Uint8Array<ArrayBuffer>[] = [];
+/** The JSON strings of a resolver's tier names, by tier index (the names array is the resolver's, made once). */
+const tierTextsOf = new WeakMap<readonly string[], Uint8Array[]>();
 
-  append(bytes: Uint8Array): void {
-    this.buf = withRoom(this.buf, this.length, bytes.length);
-    this.buf.set(bytes, this.length);
-    this.length += bytes.length;
-  }
-
-  take(): Uint8Array<ArrayBuffer> {
-    const full = this.buf.subarray(0, this.length);
-    this.buf = this.spare.pop() ?? new Uint8Array(this.buf.length);
-    this.length = 0;
-    return full;
-  }
-
-  give(bytes: Uint8Array<ArrayBuffer>): void {
-    if (this.spare.length < SPARE_BATCHES) this.spare.push(new Uint8Array(bytes.buffer));
-  }
+function tierTexts(names: readonly string[]): Uint8Array[] {
+  let texts = tierTextsOf.get(names);
+  if (!texts) tierTextsOf.set(names, (texts = names.map((name) => textOf(JSON.stringify(name)))));
+  return texts;
 }
 
-/** Buffers kept for reuse: one being filled, a few queued in the sink. */
-const SPARE_BATCHES = 4;
+/** The text `0,1,...,n-1` for the entity_index of a whole request, grown as requests grow. */
+let indexText: Uint8Array = new Uint8Array(0);
+/** indexEnds[n]: the length of that text for n entities. */
+let indexEnds = new Int32Array(1);
 
+function indexTextEnd(n: number): number {
+  if (n < indexEnds.length) return indexEnds[n]!;
+  const size = Math.max(n + 1, indexEnds.length * 2);
+  const ends = new Int32Array(size);
+  let text = '';
+  for (let i = 0; i < size - 1; i++) {
+    text += (i > 0 ? ',' : '') + i;
+    ends[i + 1] = text.length;
+  }
+  indexText = textOf(text);
+  indexEnds = ends;
+  return ends[n]!;
+}
+
+/** Batches kept for reuse: one being filled, a few queued in the sink. */
+const SPARE_BATCHES = 4;
+/** The first batch buffer's size; buffers grow to what a batch needs. */
+const FIRST_BATCH_BYTES = 1 << 16;
+
+/**
+ * Writes the log lines of answered requests, one after the other, into a
+ * batch; `take` hands the batch over. Its buffers come back (give) once
+ * written: a fresh array of some hundred KB per batch cost about a
+ * millisecond on a VM (page faults).
+ */
 export class ServedLineWriter {
-  private readonly writers: JsonWriter[] = [];
-  /** Per entity, the statuses of the view being written, when one is not PRESENT (else undefined). */
-  private statuses: (FieldStatus[] | undefined)[] = [];
-  private readonly out = new Batch();
-  private readonly head = new JsonWriter();
+  private readonly out = new JsonWriter();
+  private readonly spare: Uint8Array<ArrayBuffer>[] = [];
+  /** `,"request_id":"<prefix>`, closed after each request's number. */
+  private readonly idOpen: Uint8Array;
   /** The fields every line of a bundle shares, encoded once per bundle and rule. */
   private common: { project: string; version: number; asOfMs: number; serveStale: boolean; bytes: Uint8Array } | undefined;
+
+  /** `requestIdPrefix` starts every request_id (a sequence number follows). */
+  constructor(requestIdPrefix = '') {
+    this.idOpen = textOf(`,"request_id":${JSON.stringify(requestIdPrefix).slice(0, -1)}`);
+  }
 
   /** Bytes written and not yet taken. */
   get length(): number {
@@ -183,122 +232,128 @@ export class ServedLineWriter {
   }
 
   /**
-   * Appends the lines of `answer`'s entities whose `keep` entry is 1 (all
-   * when null), judging the answer with AnswerColumns (the value rule the
-   * response used), and calls `onColumn` with each feature column (index
-   * into the selection's outputs) as it is read, for other consumers (drift).
+   * Appends the line of `answer`'s entities whose `keep` entry is 1 (all
+   * when null); nothing when none is kept. Every kept entity's values and
+   * statuses are the response's: copied from its bytes when every entity is
+   * kept and they are given, else judged again by the same AnswerColumns.
    */
-  write(answer: ServedAnswer, keep: Uint8Array | null, onColumn?: (r: number, column: AnswerColumn) => void): void {
+  write(answer: ServedAnswer, keep: Uint8Array | null): void {
+    const w = this.out;
+    const start = w.length;
+    try {
+      if (!this.writeLine(answer, keep)) w.truncate(start);
+    } catch (e) {
+      w.truncate(start); // no half line in the batch
+      throw e;
+    }
+  }
+
+  /** Writes the line; false when no entity is kept. */
+  private writeLine(answer: ServedAnswer, keep: Uint8Array | null): boolean {
     const { plan, results, tierNames } = answer;
     const n = plan.entityCount;
-    while (this.writers.length < n) this.writers.push(new JsonWriter());
-    const writers = this.writers;
-    // The fields every line of the request shares, written once and copied to each line.
-    const head = this.head;
-    head.reset();
-    head.raw('{"request_ms":');
-    head.number(answer.nowMs);
-    head.raw(',"request_id":');
-    head.string(answer.requestId);
-    head.chunk(this.commonBytes(answer));
-    head.raw(',"entity_index":');
-    const shared = head.view();
-    for (let i = 0; i < n; i++) {
-      if (keep && keep[i] === 0) continue;
-      const w = writers[i]!;
-      w.reset();
-      w.chunk(shared);
-      w.number(i);
-      w.raw(',"entity":{');
-      for (let k = 0; k < plan.joinKeys.length; k++) {
-        const jk = plan.joinKeys[k]!;
-        if (k > 0) w.byte(0x2c);
-        w.string(jk.name);
-        w.byte(0x3a);
-        w.value(jk.values[i]);
+    const bytes = answer.responseBytes;
+    const spans = answer.responseSpans;
+    // Every entity logged and the response at hand: its text is copied.
+    const copied = keep === null && bytes !== undefined && spans !== undefined;
+    const w = this.out;
+    w.chunk(LINE_START);
+    w.integer(answer.nowMs);
+    w.chunk(this.idOpen);
+    w.integer(answer.requestSeq);
+    w.byte(0x22);
+    w.chunk(this.commonBytes(answer));
+    w.chunk(ENTITY_INDEX);
+    if (keep === null) {
+      const end = indexTextEnd(n); // before reading indexText: it may grow
+      w.copy(indexText, 0, end);
+    } else {
+      let count = 0;
+      for (let i = 0; i < n; i++) {
+        if (keep[i] === 0) continue;
+        if (count++ > 0) w.byte(0x2c);
+        w.integer(i);
       }
-      w.byte(0x7d);
-      w.chunk(VIEWS);
+      if (count === 0) return false;
     }
-    const columns = answer.columns ?? new AnswerColumns(plan, results, answer.nowMs, answer.rule);
-    const first = columns.joinKeyNames.length;
-    const outputs = plan.selection.outputs;
+    w.chunk(ENTITIES);
+    const joinKeys = plan.joinKeys;
+    for (let k = 0; k < joinKeys.length; k++) {
+      if (k > 0) w.byte(0x2c);
+      w.string(joinKeys[k]!.name);
+      w.chunk(KEY_VALUES);
+      if (copied) w.copy(bytes, spans[4 * k]!, spans[4 * k + 1]!);
+      else {
+        const values = joinKeys[k]!.values;
+        for (let i = 0, c = 0; i < n; i++) {
+          if (keep !== null && keep[i] === 0) continue;
+          if (c++ > 0) w.byte(0x2c);
+          w.value(values[i]);
+        }
+      }
+      w.byte(0x5d);
+    }
+    w.chunk(VIEWS);
+    const first = joinKeys.length;
     const layout = layoutOf(plan.selection);
-    const statuses = this.statuses;
-    layout.views.forEach((view, vi) => {
-      const result = results.get(view.name)!;
-      // The view's row, once per entity: tier and times; then the names.
-      for (let i = 0; i < n; i++) {
-        if (keep && keep[i] === 0) continue;
-        const w = writers[i]!;
-        if (vi > 0) w.byte(0x2c);
-        w.chunk(view.open);
-        w.string(tierNames[result.servedBy[i]!]!);
-        const row = result.rows[i];
-        w.chunk(EVENT);
-        if (row) w.number(row.eventTsMs);
-        else w.raw('null');
-        w.chunk(CREATED);
-        if (row && row.createdTsMs !== null) w.number(row.createdTsMs);
-        else w.raw('null');
-        w.chunk(view.names);
-        w.chunk(VALUES);
-        statuses[i] = undefined;
+    for (let v = 0; v < layout.views.length; v++) {
+      const view = layout.views[v]!;
+      w.chunk(view.open);
+      this.writeRows(results.get(view.name)!, tierNames, n, keep);
+      w.chunk(view.names);
+      if (copied) writeCopied(w, view.columns, first, bytes, spans);
+      else writeJudged(w, view.columns, answer, keep);
+      w.chunk(VIEW_END);
+    }
+    w.chunk(LINE_END);
+    return true;
+  }
+
+  /** A view's row per kept entity: the tier it came from, its event times, its created times. */
+  private writeRows(result: ViewResult, tierNames: readonly string[], n: number, keep: Uint8Array | null): void {
+    const w = this.out;
+    const { rows, servedBy } = result;
+    const tiers = tierTexts(tierNames);
+    // Every entity from one tier, or without created times (the usual
+    // case): the item once, then doubled.
+    if (keep === null && sameTier(servedBy, n)) writeRepeated(w, tiers[servedBy[0]!]!, n);
+    else {
+      for (let i = 0, c = 0; i < n; i++) {
+        if (keep !== null && keep[i] === 0) continue;
+        if (c++ > 0) w.byte(0x2c);
+        w.chunk(tiers[servedBy[i]!]!);
       }
-      const width = view.columns.length;
-      for (let c = 0; c < width; c++) {
-        const r = view.columns[c]!;
-        const column = columns.column(first + r);
-        onColumn?.(r, column);
-        const float32 = outputs[r]!.float32;
-        const { numbers, nulls, values } = column;
-        for (let i = 0; i < n; i++) {
-          if (keep && keep[i] === 0) continue;
-          const w = writers[i]!;
-          if (c > 0) w.byte(0x2c);
-          if (nulls[i] === 1) w.raw('null');
-          else if (numbers) {
-            if (float32) w.float32(numbers[i]!);
-            else w.number(numbers[i]!);
-          } else w.value(values[i], float32);
-          // Statuses are written after the values: kept only for an entity with a hole.
-          const status = column.statuses[i]!;
-          if (status !== 'PRESENT' || statuses[i]) (statuses[i] ??= new Array<FieldStatus>(width).fill('PRESENT', 0, c))[c] = status;
-        }
+    }
+    w.chunk(EVENT);
+    for (let i = 0, c = 0; i < n; i++) {
+      if (keep !== null && keep[i] === 0) continue;
+      if (c++ > 0) w.byte(0x2c);
+      const row = rows[i];
+      if (row) w.integer(row.eventTsMs);
+      else w.chunk(NULL);
+    }
+    w.chunk(CREATED);
+    if (keep === null && noCreatedTimes(rows, n)) writeRepeated(w, NULL, n);
+    else {
+      for (let i = 0, c = 0; i < n; i++) {
+        if (keep !== null && keep[i] === 0) continue;
+        if (c++ > 0) w.byte(0x2c);
+        const row = rows[i];
+        if (row && row.createdTsMs !== null) w.integer(row.createdTsMs);
+        else w.chunk(NULL);
       }
-      for (let i = 0; i < n; i++) {
-        if (keep && keep[i] === 0) continue;
-        const w = writers[i]!;
-        const own = statuses[i];
-        if (!own) {
-          w.chunk(view.allPresent);
-          continue;
-        }
-        w.chunk(STATUSES_OPEN);
-        for (let c = 0; c < width; c++) {
-          if (c > 0) w.byte(0x2c);
-          w.chunk(STATUS_TEXT.get(own[c]!)!);
-        }
-        w.chunk(VIEW_END);
-      }
-    });
-    const out = this.out;
-    for (let i = 0; i < n; i++) {
-      if (keep && keep[i] === 0) continue;
-      const w = writers[i]!;
-      w.chunk(LINE_END);
-      out.append(w.view());
     }
   }
 
   /** The lines written since the last take; the caller owns them until it gives them back. */
   take(): Uint8Array<ArrayBuffer> {
-    return this.out.take();
+    // A new buffer a quarter larger than this batch: the next one, about as long, then does not regrow (a copy).
+    return this.out.swap(this.spare.pop() ?? new Uint8Array(Math.max(FIRST_BATCH_BYTES, this.out.length + (this.out.length >> 2))));
   }
 
   /** Returns bytes from take() once they are written, for reuse. */
   give(bytes: Uint8Array<ArrayBuffer>): void {
-    this.out.give(bytes);
+    if (this.spare.length < SPARE_BATCHES) this.spare.push(new Uint8Array(bytes.buffer));
   }
 
   private commonBytes(a: ServedAnswer): Uint8Array {
@@ -311,11 +366,110 @@ export class ServedLineWriter {
   }
 }
 
-/** Every kept entity of an answer as log lines (a convenience over ServedLineWriter). */
-export function servedLines(answer: ServedAnswer, keep: Uint8Array | null = null): Uint8Array {
-  const writer = new ServedLineWriter();
-  writer.write(answer, keep);
-  return writer.take().slice();
+function sameTier(servedBy: Uint8Array, n: number): boolean {
+  for (let i = 1; i < n; i++) if (servedBy[i] !== servedBy[0]) return false;
+  return true;
+}
+
+function noCreatedTimes(rows: readonly (Row | undefined)[], n: number): boolean {
+  for (let i = 0; i < n; i++) if (rows[i]?.createdTsMs != null) return false;
+  return true;
+}
+
+/**
+ * Repeats the unit written last (from `unitStart` on) until it stands
+ * `count` times in all, doubling what is written: a few copies of the
+ * line's own bytes, however many units.
+ */
+function repeatUnit(w: JsonWriter, unitStart: number, count: number): void {
+  const unit = w.length - unitStart;
+  for (let units = 1; units < count; ) {
+    const more = Math.min(units, count - units);
+    w.repeat(unitStart, unitStart + more * unit);
+    units += more;
+  }
+}
+
+/** `count` (at least 1) copies of `item`, separated by commas. */
+function writeRepeated(w: JsonWriter, item: Uint8Array, count: number): void {
+  w.chunk(item);
+  if (count === 1) return;
+  const unitStart = w.length;
+  w.byte(0x2c);
+  w.chunk(item);
+  repeatUnit(w, unitStart, count - 1);
+}
+
+/**
+ * A view's values and statuses, column by column, copied from the response
+ * (every entity is logged; the values are opened by the view's names).
+ */
+function writeCopied(w: JsonWriter, columns: readonly number[], first: number, bytes: Uint8Array, spans: ResponseSpans): void {
+  for (let c = 0; c < columns.length; c++) {
+    const at = 4 * (first + columns[c]!);
+    if (c > 0) w.chunk(NEXT_LIST);
+    w.copy(bytes, spans[at]!, spans[at + 1]!);
+  }
+  w.chunk(STATUSES_OPEN);
+  // The features of a view mostly share their statuses (the response then
+  // points them at one text): a run of them is the first one's text, then
+  // `],[<statuses>` again and again, doubled from the line's own bytes.
+  for (let c = 0; c < columns.length; ) {
+    const at = 4 * (first + columns[c]!);
+    const span = spans[at + 2]!;
+    if (c > 0) w.chunk(NEXT_LIST);
+    const textStart = w.length;
+    w.copy(bytes, span, spans[at + 3]!);
+    let run = 1;
+    while (c + run < columns.length && spans[4 * (first + columns[c + run]!) + 2] === span) run++;
+    c += run;
+    if (run === 1) continue;
+    const unitStart = w.length;
+    w.chunk(NEXT_LIST);
+    w.repeat(textStart, unitStart);
+    repeatUnit(w, unitStart, run - 1);
+  }
+}
+
+/**
+ * A view's values and statuses for the kept entities, judged again by the
+ * answer's AnswerColumns and written as feastResponseJson writes them: the
+ * path of a request only partly logged (the values are opened by the
+ * view's names).
+ */
+function writeJudged(w: JsonWriter, columns: readonly number[], answer: ServedAnswer, keep: Uint8Array | null): void {
+  const { plan } = answer;
+  const n = plan.entityCount;
+  const first = plan.joinKeys.length;
+  const statuses: FieldStatus[][] = [];
+  for (let c = 0; c < columns.length; c++) {
+    const r = columns[c]!;
+    const column = answer.columns.column(first + r);
+    const float32 = plan.selection.outputs[r]!.float32;
+    const { numbers, nulls, values } = column;
+    if (c > 0) w.chunk(NEXT_LIST);
+    for (let i = 0, k = 0; i < n; i++) {
+      if (keep !== null && keep[i] === 0) continue;
+      if (k++ > 0) w.byte(0x2c);
+      if (nulls[i] === 1) w.chunk(NULL);
+      else if (numbers) {
+        if (float32) w.float32(numbers[i]!);
+        else w.number(numbers[i]!);
+      } else w.value(values[i], float32);
+    }
+    // column() refills its arrays: the statuses are kept for after the values.
+    statuses.push(column.statuses.slice(0, n));
+  }
+  w.chunk(STATUSES_OPEN);
+  for (let c = 0; c < columns.length; c++) {
+    if (c > 0) w.chunk(NEXT_LIST);
+    const own = statuses[c]!;
+    for (let i = 0, k = 0; i < n; i++) {
+      if (keep !== null && keep[i] === 0) continue;
+      if (k++ > 0) w.byte(0x2c);
+      w.chunk(STATUS_TEXT.get(own[i]!)!);
+    }
+  }
 }
 
 /** A served-log line that is not a record; the message names the field. */
@@ -325,7 +479,7 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 /** Parses and checks one log line. */
-export function parseServedRecord(line: string): ServedRecord {
+export function parseServedLine(line: string): ServedLine {
   let v: unknown;
   try {
     v = JSON.parse(line);
@@ -338,30 +492,67 @@ export function parseServedRecord(line: string): ServedRecord {
   };
   need('request_ms', isTime(v.request_ms), 'epoch milliseconds');
   need('request_id', typeof v.request_id === 'string', 'a string');
-  need('entity_index', Number.isInteger(v.entity_index), 'an integer');
   need('project', typeof v.project === 'string', 'a string');
   need('bundle_version', Number.isInteger(v.bundle_version), 'an integer');
   need('bundle_as_of_ms', isTime(v.bundle_as_of_ms), 'epoch milliseconds');
   need('serve_stale', typeof v.serve_stale === 'boolean', 'true or false');
-  need('entity', isObj(v.entity) && Object.values(v.entity).every((x) => typeof x === 'string' || typeof x === 'number'), 'an object of join key values');
+  const index = v.entity_index;
+  need('entity_index', Array.isArray(index) && index.length > 0 && index.every((i) => Number.isInteger(i) && i >= 0), 'a non-empty array of entity positions');
+  const count = (index as number[]).length;
+  /** An array of one item per logged entity, each passing `ok`. */
+  const perEntity = (field: string, list: unknown, ok: (x: unknown) => boolean, what: string) => {
+    need(field, Array.isArray(list) && list.every(ok), what);
+    need(field, (list as unknown[]).length === count, `as long as entity_index (${count})`);
+  };
+  need('entities', isObj(v.entities) && Object.keys(v.entities).length > 0, 'an object of join key -> values');
+  for (const [name, values] of Object.entries(v.entities as Record<string, unknown>)) {
+    perEntity(`entities.${name}`, values, (x) => typeof x === 'string' || typeof x === 'number', 'an array of join key values');
+  }
   need('views', Array.isArray(v.views), 'an array');
   (v.views as unknown[]).forEach((view, i) => {
     const at = `views[${i}]`;
     need(at, isObj(view), 'an object');
     const o = view as Record<string, unknown>;
     need(`${at}.view`, typeof o.view === 'string', 'a string');
-    need(`${at}.tier`, typeof o.tier === 'string', 'a string');
-    need(`${at}.event_ms`, o.event_ms === null || isTime(o.event_ms), 'epoch milliseconds or null');
-    need(`${at}.created_ms`, o.created_ms === null || isTime(o.created_ms), 'epoch milliseconds or null');
-    const list = (field: string, ok: (x: unknown) => boolean, what: string) => {
-      need(`${at}.${field}`, Array.isArray(o[field]) && (o[field] as unknown[]).every(ok), what);
-    };
-    list('features', (x) => typeof x === 'string', 'an array of feature names');
-    list('values', () => true, 'an array');
-    list('statuses', (x) => STATUSES.includes(x as FieldStatus), `an array of ${STATUSES.join(', ')}`);
-    const count = (o.features as unknown[]).length;
-    need(`${at}.values`, (o.values as unknown[]).length === count, `as long as features (${count})`);
-    need(`${at}.statuses`, (o.statuses as unknown[]).length === count, `as long as features (${count})`);
+    perEntity(`${at}.tiers`, o.tiers, (x) => typeof x === 'string', 'an array of tier names');
+    perEntity(`${at}.event_ms`, o.event_ms, (x) => x === null || isTime(x), 'an array of epoch milliseconds or nulls');
+    perEntity(`${at}.created_ms`, o.created_ms, (x) => x === null || isTime(x), 'an array of epoch milliseconds or nulls');
+    need(`${at}.features`, Array.isArray(o.features) && o.features.every((x) => typeof x === 'string'), 'an array of feature names');
+    const width = (o.features as unknown[]).length;
+    for (const field of ['values', 'statuses'] as const) {
+      need(`${at}.${field}`, Array.isArray(o[field]) && o[field].length === width, `an array of one list per feature (${width})`);
+    }
+    (o.values as unknown[]).forEach((list, f) => perEntity(`${at}.values[${f}]`, list, () => true, 'an array'));
+    (o.statuses as unknown[]).forEach((list, f) => perEntity(`${at}.statuses[${f}]`, list, (x) => STATUSES.includes(x as FieldStatus), `an array of ${STATUSES.join(', ')}`));
   });
-  return v as unknown as ServedRecord;
+  return v as unknown as ServedLine;
+}
+
+/** A line's logged entities, one record each, in entity_index order. */
+export function servedRecords(line: ServedLine): ServedRecord[] {
+  const keys = Object.entries(line.entities);
+  return line.entity_index.map((entityIndex, e) => ({
+    request_ms: line.request_ms,
+    request_id: line.request_id,
+    entity_index: entityIndex,
+    project: line.project,
+    bundle_version: line.bundle_version,
+    bundle_as_of_ms: line.bundle_as_of_ms,
+    serve_stale: line.serve_stale,
+    entity: Object.fromEntries(keys.map(([name, values]) => [name, values[e]!])),
+    views: line.views.map((v) => ({
+      view: v.view,
+      tier: v.tiers[e]!,
+      event_ms: v.event_ms[e]!,
+      created_ms: v.created_ms[e]!,
+      features: v.features,
+      values: v.values.map((list) => list[e]),
+      statuses: v.statuses.map((list) => list[e]!),
+    })),
+  }));
+}
+
+/** Parses and checks one log line, and gives its entities' records (see servedRecords). */
+export function parseServedRecords(line: string): ServedRecord[] {
+  return servedRecords(parseServedLine(line));
 }

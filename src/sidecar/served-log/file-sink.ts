@@ -186,7 +186,7 @@ export class FileSink implements ServedLogSink {
     this.stats.writeErrors++;
     this.stats.rowsFailed += rows;
     this.pendingBytes -= batch.reduce((s, b) => s + b.bytes.length, 0);
-    this.opts.onError?.(`served log: cannot write ${rows} line(s) to ${this.opts.dir}: ${err.message}; they are lost`);
+    this.opts.onError?.(`served log: cannot write ${rows} entity row(s) to ${this.opts.dir}: ${err.message}; they are lost`);
   }
 
   close(): Promise<void> {

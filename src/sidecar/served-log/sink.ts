@@ -9,16 +9,16 @@ export interface SinkStats {
   /** Files (or other units) opened. */
   files: number;
   bytesWritten: number;
-  /** Lines written. */
+  /** Entity rows written (a line logs a request's entities). */
   rowsWritten: number;
-  /** Lines lost to write errors. */
+  /** Entity rows lost to write errors. */
   rowsFailed: number;
   writeErrors: number;
 }
 
 export interface ServedLogSink {
   /**
-   * Queues `bytes`, `rows` whole lines, to be written. The sink holds the
+   * Queues `bytes`, whole lines logging `rows` entity rows, to be written. The sink holds the
    * buffer until it calls `release` with it (written or failed); the caller
    * must not change it before then.
    */

@@ -1,29 +1,36 @@
 /**
  * The served tap: what the sidecar answered, for the served-value log and
- * the drift window, kept off the request path.
+ * the drift window.
  *
- * A request only offers its answer (offer: a sampling decision and a push
- * onto a bounded queue; no formatting, no I/O). After the response is
- * sent, the queue is drained on the event loop in slices of a few
- * milliseconds: each answer's columns are read again from the very
- * AnswerColumns the response was written from (its rows already judged by
- * the value rule, so the logged values are the served ones), written as
- * NDJSON lines (core/shadow/served-record.ts) and counted into the drift
- * window. Rows, bundles and plans are immutable, so reading them later
- * gives the same answer. Lines go to the sink in batches of about 256 KB.
+ * The log: a request's line is written right after its response body
+ * (before the body is sent), copied from the body's own bytes
+ * (feastResponseJson's spans: the values and statuses just written, so the
+ * logged values are the served ones) into a batch in memory;
+ * core/shadow/served-record.ts writes it. That is a few copies per feature,
+ * a few microseconds, cheaper than keeping the answer to judge and format
+ * it again after the response. Batches go to the sink (which writes files
+ * on libuv's threads) once about 1 MB is ready, or 100 ms after their
+ * first line: the request path never waits for the disk.
  *
- * Bounds: at most `bufferRows` entity rows wait in the queue; a request
- * that does not fit is dropped and counted (never waited for). The queue
- * also stops draining while the sink holds more than `maxPendingBytes`
+ * Bounds: at most `bufferRows` entity rows wait in the batch; a request
+ * that does not fit is dropped and counted (never waited for). The batch
+ * is not handed on while the sink holds more than `maxPendingBytes`
  * unwritten, so a slow disk shows up as drops, not as memory. close()
- * drains and writes everything accepted, for a clean shutdown.
+ * writes everything accepted, for a clean shutdown.
+ *
+ * Drift: a sampled answer is queued and counted into the drift window
+ * after the response, on the event loop in slices of a few milliseconds,
+ * from the very AnswerColumns the response was written from. Rows,
+ * bundles and plans are immutable, so reading them later gives the same
+ * answer.
  */
 import type { ValueRule } from '../../core/asof.js';
-import type { AnswerColumn, AnswerColumns } from '../../core/feast/answer.js';
+import type { AnswerColumns } from '../../core/feast/answer.js';
 import type { ResolvedRequest } from '../../core/feast/online.js';
+import type { ResponseSpans } from '../../core/feast/response-json.js';
 import { entityKeyString, hashKey } from '../../core/keys.js';
 import { DriftWindow, type DriftReport } from '../../core/shadow/drift.js';
-import { type ServedAnswer, ServedLineWriter } from '../../core/shadow/served-record.js';
+import { ServedLineWriter } from '../../core/shadow/served-record.js';
 import { type MetricsCollector, escapeLabel, metricFamily } from '../metrics.js';
 import type { ServingState } from '../serving-state.js';
 import type { ServedLogSink } from './sink.js';
@@ -33,9 +40,9 @@ export interface TapLogOptions {
   /** Fraction of entities (sampleBy key) or requests logged. */
   sample: number;
   sampleBy: 'key' | 'request';
-  /** Most entity rows waiting in the queue. */
+  /** Most entity rows waiting in the batch. */
   bufferRows: number;
-  /** The queue is not drained while the sink holds more unwritten bytes than this. */
+  /** The batch is not handed to the sink while it holds more unwritten bytes than this. */
   maxPendingBytes: number;
 }
 
@@ -45,23 +52,21 @@ export interface TapOptions {
   drift?: { sample: number; windowMs: number };
   /** Told when an answer cannot be logged (a bug: the answer itself was sent). */
   onError?: (message: string) => void;
-  /** Draining runs for at most this long per turn of the event loop, ms (default 4). */
+  /** Drift counting runs for at most this long per turn of the event loop, ms (default 4). */
   sliceMs?: number;
 }
 
+/** An answer waiting to be counted into the drift window. */
 interface Capture {
   state: ServingState;
   resolved: ResolvedRequest;
   /** The answer's columns, as the response was written from them. */
   answer: AnswerColumns;
   nowMs: number;
-  seq: number;
-  /** Entities to log (1) or not; null: all, when `rows` > 0. */
-  keep: Uint8Array | null;
-  /** Entity rows to log; 0: the answer feeds drift only. */
-  rows: number;
-  drift: boolean;
 }
+
+/** Most entity rows of answers waiting for the drift window; more are not sampled. */
+const DRIFT_QUEUE_ROWS = 10_000;
 
 /** An entity's sampling key: its join key values, by join key name. */
 function entityKey(resolved: ResolvedRequest, i: number, order: readonly number[]): string {
@@ -71,8 +76,12 @@ function entityKey(resolved: ResolvedRequest, i: number, order: readonly number[
 }
 
 const TWO_32 = 2 ** 32;
-/** Lines are handed to the sink in batches of about this many bytes... */
-const FLUSH_BYTES = 256 * 1024;
+/**
+ * Lines are handed to the sink in batches of about this many bytes (each
+ * write costs the event loop a dispatch and a completion, some tens of
+ * microseconds: per megabyte that is little next to writing the lines)...
+ */
+const FLUSH_BYTES = 1024 * 1024;
 /** ...or this long after the first line of a batch, ms. */
 const FLUSH_MS = 100;
 
@@ -83,18 +92,20 @@ export class ServedTap {
   private readonly rule: ValueRule;
   private readonly sliceMs: number;
   private readonly onError: (message: string) => void;
-  /** The queue: captures[head..] wait. */
+  /** The drift queue: captures[head..] wait. */
   private captures: Capture[] = [];
   private head = 0;
   private queuedRows = 0;
   private scheduled = false;
   private closing = false;
   private seq = 0;
-  private readonly idPrefix = `${Date.now().toString(36)}.${process.pid}.`;
-  private readonly lines = new ServedLineWriter();
-  /** Rows in `lines` not yet handed to the sink. */
+  /** request_id: this process's start time and pid, then the request's number. */
+  private readonly lines = new ServedLineWriter(`${Date.now().toString(36)}.${process.pid}.`);
+  /** Entity rows in `lines` not yet handed to the sink. */
   private batchRows = 0;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Reused for every response (see spansFor). */
+  private spans = new Int32Array(64);
   /**
    * The drift window of the newest bundle that answers fed. It refers to its
    * serving state weakly: a swapped-out bundle must be free to go.
@@ -113,7 +124,7 @@ export class ServedTap {
     this.rule = opts.rule;
     this.sliceMs = opts.sliceMs ?? 4;
     this.onError = opts.onError ?? (() => undefined);
-    if (this.log) this.log.sink.onWritten = () => this.schedule();
+    if (this.log) this.log.sink.onWritten = () => this.flushIfReady();
   }
 
   get logging(): boolean {
@@ -125,32 +136,63 @@ export class ServedTap {
   }
 
   /**
-   * The request path's one call, after the response is written from
-   * `answer` (judged at `nowMs`): decides whether the answer is logged or
-   * watched for drift, and queues it if so. Never throws, never waits.
-   * The tap reads `answer` again later; the caller must not.
+   * The array a response of `columns` columns records its spans in, for
+   * offer() to copy the log's values from (undefined: nothing is logged).
+   * One array, reused: each response's spans are read by its offer() call.
    */
-  offer(state: ServingState, resolved: ResolvedRequest, answer: AnswerColumns, nowMs: number): void {
+  spansFor(columns: number): ResponseSpans | undefined {
+    if (!this.log || this.closing) return undefined;
+    if (this.spans.length < 4 * columns) this.spans = new Int32Array(8 * columns);
+    return this.spans;
+  }
+
+  /**
+   * The request path's one call, once the response is written from
+   * `answer` (judged at `nowMs`) into `body` (with `spans` from spansFor):
+   * decides whether the answer is logged or watched for drift; writes its
+   * log line into the batch, or queues it for drift. Never throws, never
+   * waits. The tap may read `answer` again later; the caller must not.
+   */
+  offer(state: ServingState, resolved: ResolvedRequest, answer: AnswerColumns, nowMs: number, body?: Uint8Array, spans?: ResponseSpans): void {
     if (this.closing) return;
     const n = resolved.plan.entityCount;
-    let keep: Uint8Array | null = null;
-    let rows = 0;
     const log = this.log;
     if (log) {
-      if (log.sample >= 1) rows = n;
-      else if (log.sampleBy === 'request') rows = Math.random() < log.sample ? n : 0;
-      else ({ keep, rows } = this.sampleKeys(resolved, log.sample));
+      let keep: Uint8Array | null = null;
+      let rows = n;
+      if (log.sample < 1) {
+        if (log.sampleBy === 'request') rows = Math.random() < log.sample ? n : 0;
+        else ({ keep, rows } = this.sampleKeys(resolved, log.sample));
+      }
+      if (rows > 0) this.logLine(log, state, resolved, answer, nowMs, keep, rows, body, spans);
     }
-    const drift = this.driftSample > 0 && (this.driftSample >= 1 || Math.random() < this.driftSample);
-    if (rows === 0 && !drift) return;
-    if (this.queuedRows + n > (log?.bufferRows ?? 10_000)) {
+    if (this.driftSample > 0 && (this.driftSample >= 1 || Math.random() < this.driftSample) && this.queuedRows + n <= DRIFT_QUEUE_ROWS) {
+      this.queuedRows += n;
+      this.captures.push({ state, resolved, answer, nowMs });
+      this.schedule();
+    }
+  }
+
+  private logLine(log: TapLogOptions, state: ServingState, resolved: ResolvedRequest, answer: AnswerColumns, nowMs: number, keep: Uint8Array | null, rows: number, body: Uint8Array | undefined, spans: ResponseSpans | undefined): void {
+    if (this.batchRows + rows > log.bufferRows) {
       this.dropped += rows;
       return;
     }
+    try {
+      const { plan, results, tierNames } = resolved;
+      this.lines.write({
+        plan, results, tierNames, nowMs, rule: this.rule,
+        project: state.manifest.project, bundleVersion: state.version, bundleAsOfMs: this.bundleAsOf(state),
+        requestSeq: ++this.seq, columns: answer, responseBytes: body, responseSpans: spans,
+      }, keep);
+    } catch (e) {
+      this.failed += rows;
+      this.onError(`served log: could not record an answer: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      return;
+    }
     this.accepted += rows;
-    this.queuedRows += n;
-    this.captures.push({ state, resolved, answer, nowMs, seq: ++this.seq, keep, rows, drift });
-    this.schedule();
+    this.batchRows += rows;
+    this.flushSoon();
   }
 
   /** The entities whose key hash falls in the sample: the same entity is always in or always out. */
@@ -169,6 +211,35 @@ export class ServedTap {
     return { keep: rows === n ? null : keep, rows };
   }
 
+  /**
+   * Hands the lines to the sink once FLUSH_BYTES are ready (or half the
+   * row bound, so a small --log-buffer-rows still moves), or FLUSH_MS after
+   * the first of them: one large write instead of one per request (each fs
+   * call costs about as much as writing a few lines).
+   */
+  private flushSoon(): void {
+    if (this.batchRows === 0) return;
+    if (this.lines.length >= FLUSH_BYTES || 2 * this.batchRows >= this.log!.bufferRows) this.flush();
+    else this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
+  }
+
+  /** After a write: hands on a batch that was held back while the sink was full. */
+  private flushIfReady(): void {
+    if (this.batchRows > 0 && this.flushTimer === undefined) this.flushSoon();
+  }
+
+  private readonly giveBack = (bytes: Uint8Array): void => this.lines.give(bytes as Uint8Array<ArrayBuffer>);
+
+  /** Hands the batch to the sink, unless it holds too much unwritten (then the sink's next write calls flushIfReady). */
+  private flush(force = false): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const log = this.log!;
+    if (this.batchRows === 0 || (!force && log.sink.pendingBytes > log.maxPendingBytes)) return;
+    log.sink.write(this.lines.take(), this.batchRows, this.giveBack);
+    this.batchRows = 0;
+  }
+
   private schedule(): void {
     if (this.scheduled || this.head === this.captures.length) return;
     this.scheduled = true;
@@ -178,75 +249,36 @@ export class ServedTap {
     });
   }
 
-  /** Processes queued answers for up to sliceMs (all of them when `all`), then hands the lines to the sink. */
+  /** Counts queued answers into the drift window for up to sliceMs (all of them when `all`). */
   private drain(all: boolean): void {
     const deadline = performance.now() + this.sliceMs;
-    const log = this.log;
     while (this.head < this.captures.length) {
-      if (!all && log && log.sink.pendingBytes > log.maxPendingBytes) break; // resumed by the sink's onWritten
       const c = this.captures[this.head]!;
       this.captures[this.head++] = undefined as unknown as Capture;
       this.queuedRows -= c.resolved.plan.entityCount;
-      this.process(c);
+      this.observe(c);
       if (!all && performance.now() > deadline) {
-        this.flushSoon();
         this.schedule();
         return;
       }
     }
-    if (this.head === this.captures.length) {
-      this.captures = [];
-      this.head = 0;
-    }
-    this.flushSoon();
+    this.captures = [];
+    this.head = 0;
   }
 
-  /**
-   * Hands the lines to the sink once FLUSH_BYTES are ready, or FLUSH_MS
-   * after the first of them: one large write instead of one per turn of
-   * the event loop (each fs call costs about as much as formatting a line).
-   */
-  private flushSoon(): void {
-    if (this.batchRows === 0) return;
-    if (this.lines.length >= FLUSH_BYTES) this.flush();
-    else this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
-  }
-
-  private readonly giveBack = (bytes: Uint8Array): void => this.lines.give(bytes as Uint8Array<ArrayBuffer>);
-
-  private flush(): void {
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    if (this.batchRows === 0) return;
-    this.log!.sink.write(this.lines.take(), this.batchRows, this.giveBack);
-    this.batchRows = 0;
-  }
-
-  private process(c: Capture): void {
+  private observe(c: Capture): void {
     try {
-      const { plan, results, tierNames } = c.resolved;
-      const n = plan.entityCount;
-      const drift = c.drift ? this.driftFor(c.state, c.nowMs) : undefined;
-      const observe = drift && ((r: number, column: AnswerColumn) => {
-        const output = plan.selection.outputs[r]!;
-        drift.observe(output.view.name, output.featureIndex, column, n, c.nowMs);
-      });
-      if (c.rows > 0) {
-        const answer: ServedAnswer = {
-          plan, results, tierNames, nowMs: c.nowMs, rule: this.rule,
-          project: c.state.manifest.project, bundleVersion: c.state.version, bundleAsOfMs: this.bundleAsOf(c.state),
-          requestId: this.idPrefix + c.seq, columns: c.answer,
-        };
-        this.lines.write(answer, c.keep, observe);
-        this.batchRows += c.rows;
-      } else if (observe) {
-        const columns = c.answer;
-        const first = columns.joinKeyNames.length;
-        for (let r = first; r < columns.count; r++) observe(r - first, columns.column(r));
+      const drift = this.driftFor(c.state, c.nowMs);
+      if (!drift) return;
+      const plan = c.resolved.plan;
+      const columns = c.answer;
+      const first = columns.joinKeyNames.length;
+      for (let r = first; r < columns.count; r++) {
+        const output = plan.selection.outputs[r - first]!;
+        drift.observe(output.view.name, output.featureIndex, columns.column(r), plan.entityCount, c.nowMs);
       }
     } catch (e) {
-      this.failed += c.rows;
-      this.onError(`served log: could not record an answer: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      this.onError(`drift: could not count an answer: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     }
   }
 
@@ -306,12 +338,12 @@ export class ServedTap {
     }
   };
 
-  /** Stops taking answers, logs every one accepted, and closes the sink. */
+  /** Stops taking answers, writes every line accepted, and closes the sink. */
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
     this.drain(true);
-    this.flush();
+    if (this.log) this.flush(true);
     await this.log?.sink.close();
   }
 }
