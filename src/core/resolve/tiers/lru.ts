@@ -38,6 +38,11 @@ export class LruTier implements Tier {
   }
 
   lookup(view: ViewSpec, keys: readonly string[], ask: readonly number[], found: (Row | undefined)[]): void {
+    // A cache of no bytes (--cache-max-bytes 0) holds nothing: every lookup misses without a search.
+    if (this.maxBytes <= 0) {
+      this.misses += ask.length;
+      return;
+    }
     const prefix = view.name + '\u0000';
     for (const i of ask) {
       const row = this.cache.get(prefix + keys[i]);
