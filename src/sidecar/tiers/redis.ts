@@ -8,7 +8,10 @@
  * - Single-flight: a key already being fetched is not fetched again; later
  *   lookups wait on the same fetch.
  * - Deadline: every fetch answers within `timeoutMs`, with its rows or, past
- *   it, with misses; a late reply is dropped.
+ *   it, with misses; a late reply is dropped. One timer serves every fetch
+ *   in flight (DeadlineList), not one per fetch.
+ * - Cheap on the request's path: the MGET is written from lookup itself,
+ *   and a reply reaches the lookup's promise through one reaction.
  * - Breaker: failures and timeouts in a row open it, and while it is open
  *   lookups are misses at once (synchronously: requests whose other keys
  *   are in the bundle do not wait at all).
