@@ -38,8 +38,10 @@ export class LruTier implements Tier {
   }
 
   lookup(view: ViewSpec, keys: readonly string[], ask: readonly number[], found: (Row | undefined)[]): void {
-    // A cache of no bytes (--cache-max-bytes 0) holds nothing: every lookup misses without a search.
-    if (this.maxBytes <= 0) {
+    // An empty cache (--cache-max-bytes 0, or nothing read from Redis yet,
+    // as while the bundle holds every key asked) misses without a search:
+    // a search is a key concatenation, a hash and a map probe per key.
+    if (this.cache.size === 0) {
       this.misses += ask.length;
       return;
     }
