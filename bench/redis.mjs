@@ -12,6 +12,10 @@
  *   2. requests/s per core of a sidecar reading only through Redis (no
  *      bundle keys, no LRU, as a Feast-style server works) against a
  *      sidecar with the bundle and LRU, on the same keys: at least 3x;
+ *
+ *   For reference in 1 and 2, a bare node:http server (bench/bare-server.mjs)
+ *   answering the same bytes: the floor of any node:http server, so what a
+ *   bundle path that cost nothing beyond node:http would reach.
  *   3. materialize, keys/s of 20 features to a local Redis: at least
  *      200,000; against direct ioredis writes of the same values.
  */
@@ -22,7 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { cpuMs, percentile, rawClient, startRedis, startSidecar } from './lib/redis-tools.mjs';
+import { cpuMs, percentile, rawClient, sampleAnswer, startBare, startRedis, startSidecar } from './lib/redis-tools.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const quick = process.argv.includes('--quick');
@@ -136,6 +140,7 @@ async function readSections(redis, results) {
   const common = ['--redis', redis.url, '--redis-timeout-ms', '1000'];
   const viaRedis = await startSidecar(ROOT, ['--bundles', emptyDir, '--cache-max-bytes', '0', ...common]);
   const viaBundle = await startSidecar(ROOT, ['--bundles', fullDir, ...common]);
+  const bare = await startBare(ROOT);
   try {
     // 1. cold reads: sidecar (Redis only) against direct MGET, interleaved rounds.
     log('cold reads ...');
@@ -145,37 +150,64 @@ async function readSections(redis, results) {
     const reader = new Redis(redis.url);
     const client = await rawClient(viaRedis.port, '/get-online-features');
     const bundleClient = await rawClient(viaBundle.port, '/get-online-features');
+    const sample = await sampleAnswer(viaBundle.url, '/get-online-features', body1(randomKey()));
+    await bare.setAnswer(sample.body, sample.headers);
+    const bareClient = await rawClient(bare.port, '/get-online-features');
     const sidecarMs = [];
     const directMs = [];
     const bundleMs = [];
+    const bareMs = [];
+    // CPU ms of each server process over its own rounds: the cost per request, which other load distorts less than latency.
+    const cpu = { sidecar: 0, redisOfSidecar: 0, bundle: 0, bare: 0, redisOfDirect: 0 };
     let bad = 0;
     for (let warm = 0; warm < 500; warm++) {
       await client.post(body1(randomKey()));
       await reader.mgetBuffer([viewKeys.key(String(randomKey()))]);
     }
+    for (let i = 0; i < 500; i++) await bareClient.post(body1(randomKey()));
+    /** Runs `fn`, adding the CPU ms that `pid` used meanwhile to cpu[what]. */
+    const charged = async (pairs, fn) => {
+      const before = pairs.map(([, pid]) => cpuMs(pid));
+      await fn();
+      pairs.forEach(([what, pid], i) => (cpu[what] += cpuMs(pid) - before[i]));
+    };
     for (let round = 0; round < LATENCY_ROUNDS; round++) {
-      for (let i = 0; i < LATENCY_PER_ROUND; i++) {
-        const r = await client.post(body1(randomKey()));
-        if (r.status !== 200 || !r.body.includes('"PRESENT"')) bad++;
-        sidecarMs.push(r.ms);
-      }
+      await charged([['sidecar', viaRedis.pid], ['redisOfSidecar', redis.pid]], async () => {
+        for (let i = 0; i < LATENCY_PER_ROUND; i++) {
+          const r = await client.post(body1(randomKey()));
+          if (r.status !== 200 || !r.body.includes('"PRESENT"')) bad++;
+          sidecarMs.push(r.ms);
+        }
+      });
       // For reference: the same request answered from the bundle (HTTP and JSON without Redis).
-      for (let i = 0; i < LATENCY_PER_ROUND; i++) bundleMs.push((await bundleClient.post(body1(randomKey()))).ms);
-      for (let i = 0; i < LATENCY_PER_ROUND; i++) {
-        const key = viewKeys.key(String(randomKey()));
-        const t = process.hrtime.bigint();
-        const got = await reader.mgetBuffer([key]);
-        directMs.push(Number(process.hrtime.bigint() - t) / 1e6);
-        if (!got[0]) bad++;
-      }
+      await charged([['bundle', viaBundle.pid]], async () => {
+        for (let i = 0; i < LATENCY_PER_ROUND; i++) bundleMs.push((await bundleClient.post(body1(randomKey()))).ms);
+      });
+      // And node:http alone, answering the same bytes.
+      await charged([['bare', bare.pid]], async () => {
+        for (let i = 0; i < LATENCY_PER_ROUND; i++) bareMs.push((await bareClient.post(body1(randomKey()))).ms);
+      });
+      await charged([['redisOfDirect', redis.pid]], async () => {
+        for (let i = 0; i < LATENCY_PER_ROUND; i++) {
+          const key = viewKeys.key(String(randomKey()));
+          const t = process.hrtime.bigint();
+          const got = await reader.mgetBuffer([key]);
+          directMs.push(Number(process.hrtime.bigint() - t) / 1e6);
+          if (!got[0]) bad++;
+        }
+      });
     }
     client.close();
     bundleClient.close();
+    bareClient.close();
     reader.disconnect();
+    const perRequestUs = (ms) => (ms * 1000) / (LATENCY_ROUNDS * LATENCY_PER_ROUND);
     results.latency = {
       sidecarP50: percentile(sidecarMs, 0.5) * 1000, sidecarP99: percentile(sidecarMs, 0.99) * 1000,
       directP50: percentile(directMs, 0.5) * 1000, directP99: percentile(directMs, 0.99) * 1000,
       bundleP50: percentile(bundleMs, 0.5) * 1000, bundleP99: percentile(bundleMs, 0.99) * 1000,
+      bareP50: percentile(bareMs, 0.5) * 1000, bareP99: percentile(bareMs, 0.99) * 1000,
+      cpuUs: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, perRequestUs(v)])),
       n: sidecarMs.length, bad,
     };
 
@@ -183,7 +215,10 @@ async function readSections(redis, results) {
     log('throughput ...');
     const loads = {};
     for (const entities of LOAD_SHAPES) for (let round = 0; round < LOAD_ROUNDS; round++) {
-      for (const [path, s] of [['redis', viaRedis], ['bundle', viaBundle]]) {
+      // The bare server answers a sidecar answer of this shape, with its headers.
+      const sample = await sampleAnswer(viaBundle.url, '/get-online-features', bodyN(entities));
+      await bare.setAnswer(sample.body, sample.headers);
+      for (const [path, s] of [['redis', viaRedis], ['bundle', viaBundle], ['bare', bare]]) {
         const name = `${path} ${entities}`;
         loads[name] ??= [];
         const cpu0 = { sidecar: cpuMs(s.pid), redis: cpuMs(redis.pid) };
@@ -196,7 +231,8 @@ async function readSections(redis, results) {
         non2xx += r.non2xx + r.errors;
         const wall = (performance.now() - t0) / 1000;
         const sidecarCores = (cpuMs(s.pid) - cpu0.sidecar) / 1000 / wall;
-        const redisCores = (cpuMs(redis.pid) - cpu0.redis) / 1000 / wall;
+        // The bare server never asks Redis: only its own CPU counts.
+        const redisCores = path === 'bare' ? 0 : (cpuMs(redis.pid) - cpu0.redis) / 1000 / wall;
         const rps = r.requests.total / wall;
         loads[name].push({ rps, sidecarCores, redisCores, perCore: rps / (sidecarCores + redisCores), p50: r.latency.p50, p99: r.latency.p99, non2xx });
       }
@@ -205,6 +241,7 @@ async function readSections(redis, results) {
   } finally {
     viaRedis.stop();
     viaBundle.stop();
+    bare.stop();
   }
 }
 
@@ -250,6 +287,10 @@ const lat = results.latency;
 const added = lat.sidecarP50 - lat.directP50;
 const perCore = (name) => median(results.loads[name].map((l) => l.perCore));
 const ratioOf = (entities) => perCore(`bundle ${entities}`) / perCore(`redis ${entities}`);
+/** What a bundle path costing nothing beyond node:http would reach: bare node:http per core over the Redis-only sidecar's. */
+const ceilingOf = (entities) => perCore(`bare ${entities}`) / perCore(`redis ${entities}`);
+const cpuUs = lat.cpuUs;
+const PATH_NAMES = { redis: 'Redis only', bundle: 'bundle + LRU', bare: 'bare node:http (same bytes)' };
 const md = `# Redis benchmark (issue 10)${quick ? ' (quick run)' : ''}
 
 ${machineMd(`node bench/redis.mjs${quick ? ' --quick' : ''}`)}
@@ -259,27 +300,29 @@ ${machineMd(`node bench/redis.mjs${quick ? ' --quick' : ''}`)}
 | --- | --- | --- | --- | --- |
 | cold read, 1 entity x 20 features, p50 | sidecar ${num(lat.sidecarP50)} µs | direct ioredis MGET ${num(lat.directP50)} µs | sidecar adds <= 100 µs | ${num(added)} µs ${pass(added <= 100)} |
 ${LOAD_SHAPES.map((e) => `| requests/s per core, ${e} x 20, bundle + LRU vs Redis only | ${num(perCore(`bundle ${e}`))} vs ${num(perCore(`redis ${e}`))} | the Redis-only sidecar | >= 3x | ${num(ratioOf(e), 2)}x ${pass(ratioOf(e) >= 3)} |`).join('\n')}
+${LOAD_SHAPES.map((e) => `| for reference, ${e} x 20: bare node:http (same bytes) vs Redis only | ${num(perCore(`bare ${e}`))} vs ${num(perCore(`redis ${e}`))} | the Redis-only sidecar | (the most any node:http bundle path could reach) | ${num(ceilingOf(e), 2)}x |`).join('\n')}
 ${materializeRow}
 
 ## 1. Cold reads
 
 Sequential requests on one keep-alive connection (a minimal client: status line and Content-Length only), each for a random key of all ${num(KEYS)}: the sidecar has an empty bundle and \`--cache-max-bytes 0\`, so every request reads Redis. The baseline is the bench process's own ioredis client (its default options; the sidecar's reads do not auto-pipeline either) doing \`MGET\` of the same Redis key, without decoding. ${LATENCY_ROUNDS} interleaved rounds of ${num(LATENCY_PER_ROUND)} each.
 
-| path | p50 µs | p99 µs | requests |
-| --- | --- | --- | --- |
-| client -> sidecar -> Redis (HTTP, JSON, decode) | ${num(lat.sidecarP50)} | ${num(lat.sidecarP99)} | ${num(lat.n)} |
-| client -> Redis (MGET) | ${num(lat.directP50)} | ${num(lat.directP99)} | ${num(lat.n)} |
-| for reference: client -> sidecar, key in its bundle (HTTP and JSON, no Redis) | ${num(lat.bundleP50)} | ${num(lat.bundleP99)} | ${num(lat.n)} |
+| path | p50 µs | p99 µs | requests | server CPU µs/request |
+| --- | --- | --- | --- | --- |
+| client -> sidecar -> Redis (HTTP, JSON, decode) | ${num(lat.sidecarP50)} | ${num(lat.sidecarP99)} | ${num(lat.n)} | sidecar ${num(cpuUs.sidecar)} + redis-server ${num(cpuUs.redisOfSidecar)} |
+| client -> Redis (MGET) | ${num(lat.directP50)} | ${num(lat.directP99)} | ${num(lat.n)} | redis-server ${num(cpuUs.redisOfDirect)} |
+| for reference: client -> sidecar, key in its bundle (HTTP and JSON, no Redis) | ${num(lat.bundleP50)} | ${num(lat.bundleP99)} | ${num(lat.n)} | sidecar ${num(cpuUs.bundle)} |
+| for reference: client -> bare node:http answering the same bytes | ${num(lat.bareP50)} | ${num(lat.bareP99)} | ${num(lat.n)} | ${num(cpuUs.bare)} |
 
-Answers that were not 200 with PRESENT values, or empty MGETs: ${lat.bad}.
+Answers that were not 200 with PRESENT values, or empty MGETs: ${lat.bad}. Server CPU is user + system time of the process (\`/proc/<pid>/stat\`, 10 ms ticks) over its own rounds, per request: sequential requests, so it includes each request's wake-ups.
 
 ## 2. Throughput per core
 
-autocannon, 10 connections, ${LOAD_SECONDS} s rounds, alternating; ${LOAD_SHAPES.join(' and ')} entities x 20 features, random keys of all ${num(KEYS)}. "Redis only": empty bundle, no LRU. "Bundle + LRU": the full bundle (Redis configured too, never needed). Cores = CPU seconds per wall second of the sidecar plus redis-server (the load generator runs in the bench process on the same 2 cores, so absolute requests/s are bounded by it; per core is the comparison).
+autocannon, 10 connections, ${LOAD_SECONDS} s rounds, alternating; ${LOAD_SHAPES.join(' and ')} entities x 20 features, random keys of all ${num(KEYS)}. "Redis only": empty bundle, no LRU. "Bundle + LRU": the full bundle (Redis configured too, never needed). "Bare node:http": bench/bare-server.mjs reading each body and answering the bytes and headers of one sidecar answer of the shape (taken before each round), the floor of any node:http server. Cores = CPU seconds per wall second of the server plus redis-server (none for the bare server; the load generator runs in the bench process on the same 2 cores, so absolute requests/s are bounded by it; per core is the comparison).
 
-| path | entities | round | requests/s | sidecar cores | redis cores | requests/s per core | p50 ms | p99 ms | non-2xx |
+| path | entities | round | requests/s | server cores | redis cores | requests/s per core | p50 ms | p99 ms | non-2xx |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
-${Object.entries(results.loads).flatMap(([name, runs]) => runs.map((l, i) => `| ${name.startsWith('redis') ? 'Redis only' : 'bundle + LRU'} | ${name.split(' ')[1]} | ${i + 1} | ${num(l.rps)} | ${num(l.sidecarCores, 2)} | ${num(l.redisCores, 2)} | ${num(l.perCore)} | ${l.p50} | ${l.p99} | ${l.non2xx} |`)).join('\n')}
+${Object.entries(results.loads).flatMap(([name, runs]) => runs.map((l, i) => `| ${PATH_NAMES[name.split(' ')[0]]} | ${name.split(' ')[1]} | ${i + 1} | ${num(l.rps)} | ${num(l.sidecarCores, 2)} | ${num(l.redisCores, 2)} | ${num(l.perCore)} | ${l.p50} | ${l.p99} | ${l.non2xx} |`)).join('\n')}
 
 ${materializeMd}`;
 const out = join(ROOT, 'bench/results', quick ? 'redis-quick.md' : 'redis.md');

@@ -1,6 +1,6 @@
 /**
- * Tools for bench/redis.mjs: a redis-server and sidecars as child
- * processes, a minimal keep-alive HTTP client (one request at a time, no
+ * Tools for bench/redis.mjs: a redis-server, sidecars and a bare node:http
+ * server as child processes, a minimal keep-alive HTTP client (one request at a time, no
  * parsing beyond the status line and Content-Length, so the client adds as
  * little as a client can), process CPU from /proc, and percentiles.
  */
@@ -60,6 +60,36 @@ export async function startSidecar(root, args) {
     throw new Error(`${e.message}\n${c.stderr()}`);
   });
   return { url, port, pid: c.proc.pid, stop: () => c.proc.kill('SIGTERM') };
+}
+
+/**
+ * bench/bare-server.mjs in a child process: node:http reading each body and
+ * answering the bytes set by `setAnswer(body, headers)` (a sidecar answer
+ * and its headers, so both servers write the same bytes).
+ */
+export async function startBare(root) {
+  const port = await freePort();
+  const c = child(process.execPath, [join(root, 'bench/bare-server.mjs'), String(port)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  await new Promise((resolve, reject) => {
+    c.proc.once('message', (m) => (m?.listening ? resolve() : reject(new Error(`bare server: ${JSON.stringify(m)}`))));
+    c.proc.once('exit', (code) => reject(new Error(`bare server exited with ${code}: ${c.stderr()}`)));
+  });
+  const setAnswer = (body, headers) => new Promise((resolve) => {
+    c.proc.once('message', resolve);
+    c.proc.send({ body, headers });
+  });
+  return { url: `http://127.0.0.1:${port}`, port, pid: c.proc.pid, setAnswer, stop: () => c.proc.kill('SIGTERM') };
+}
+
+/** Response headers that belong to the connection, not to the answer: node:http writes its own. */
+const CONNECTION_HEADERS = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
+
+/** One answer of `url` to `body`: its text and its answer headers (for the bare server to send the same). */
+export async function sampleAnswer(url, path, body) {
+  const r = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const text = await r.text();
+  if (r.status !== 200) throw new Error(`sample answer: status ${r.status}: ${text.slice(0, 200)}`);
+  return { body: text, headers: Object.fromEntries([...r.headers].filter(([k]) => !CONNECTION_HEADERS.has(k))) };
 }
 
 /** CPU ms (user + system) used so far by `pid`. */

@@ -105,34 +105,45 @@ export function handleOnline(
     return;
   }
   readBody((err, body) => {
-    const answer = err ? errorAnswer(deps, err, `POST ${ONLINE_ROUTE}`) : answerBody(deps, body!, t0, alloc);
-    if (answer instanceof Promise) void answer.then(finish);
-    else finish(answer);
+    if (err) finish(errorAnswer(deps, err, `POST ${ONLINE_ROUTE}`));
+    else answerBody(deps, body!, t0, finish, alloc);
   });
 }
 
 /**
- * Answers a request whose body is read (`t0`: when reading began). It is
- * synchronous unless a tier is remote, so the node:http path needs no
- * promise; it never throws.
+ * Answers a request whose body is read (`t0`: when reading began) by
+ * calling `done` once. Synchronously unless a tier is remote, so the
+ * node:http path needs no promise; then with one promise reaction (each
+ * hop is on the request's path). It never throws.
  */
-export function answerBody(deps: RouteDeps, bytes: Uint8Array, t0: number, alloc?: (size: number) => Buffer<ArrayBuffer>): Answer | Promise<Answer> {
+export function answerBody(deps: RouteDeps, bytes: Uint8Array, t0: number, done: (answer: Answer) => void, alloc?: (size: number) => Buffer<ArrayBuffer>): void {
   const state = deps.state.current;
+  let answer: Answer;
   try {
     if (!state) throw new LarderError('LARDER_ERR_NOT_READY', `no bundle loaded: ${deps.state.notReadyReason}`);
     const body = parseJson(bytes);
     const t1 = performance.now();
     const pending = resolveRequest(state.catalog, state.resolver, body, deps.limits.maxEntities);
     if (pending instanceof Promise) {
-      return pending.then(
-        (resolved) => answerResolved(deps, state, resolved, t0, t1, alloc),
-        (err: unknown) => errorAnswer(deps, err, `POST ${ONLINE_ROUTE}`),
+      void pending.then(
+        (resolved) => {
+          let late: Answer;
+          try {
+            late = answerResolved(deps, state, resolved, t0, t1, alloc);
+          } catch (err) {
+            late = errorAnswer(deps, err, `POST ${ONLINE_ROUTE}`);
+          }
+          done(late);
+        },
+        (err: unknown) => done(errorAnswer(deps, err, `POST ${ONLINE_ROUTE}`)),
       );
+      return;
     }
-    return answerResolved(deps, state, pending, t0, t1, alloc);
+    answer = answerResolved(deps, state, pending, t0, t1, alloc);
   } catch (err) {
-    return errorAnswer(deps, err, `POST ${ONLINE_ROUTE}`);
+    answer = errorAnswer(deps, err, `POST ${ONLINE_ROUTE}`);
   }
+  done(answer);
 }
 
 function answerResolved(deps: RouteDeps, state: ServingState, resolved: ResolvedRequest, t0: number, t1: number, alloc?: (size: number) => Buffer<ArrayBuffer>): Answer {

@@ -77,6 +77,19 @@ describe('the Redis tier', () => {
     expect(tier.fetches).toBe(1);
     expect([a[0]?.values[0], a[1]?.values[0], b[0]?.values[0], c[0]?.values[0]]).toEqual([100, 101, 100, 101]);
     expect((await mgets()) - before).toBe(1);
+
+    // A lookup with one key in flight and one not: it joins the first fetch and sends its own for the other.
+    // A key asked twice in one lookup is answered at both places.
+    const d: (Row | undefined)[] = [undefined];
+    const e: (Row | undefined)[] = [undefined, undefined, undefined];
+    await Promise.all([tier.lookup(spec, ['100'], [0], d), tier.lookup(spec, ['100', '101', '101'], [0, 1, 2], e)]);
+    expect(tier.fetches).toBe(3);
+    expect([d[0]?.values[0], e[0]?.values[0], e[1]?.values[0], e[2]?.values[0]]).toEqual([100, 100, 101, 101]);
+    // A key Redis does not hold is a miss; nothing is left in flight.
+    const f: (Row | undefined)[] = [undefined, undefined];
+    await tier.lookup(spec, ['100', '999'], [0, 1], f);
+    expect([f[0]?.values[0], f[1]]).toEqual([100, undefined]);
+    expect(tier.counts).toMatchObject({ miss: 1, error: 0, timeout: 0, breaker_open: 0, bad_value: 0 });
   });
 });
 

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ViewSpec } from '../../src/core/resolve/tier.js';
 import { Breaker } from '../../src/sidecar/redis/breaker.js';
+import { type DeadlineEntry, DeadlineList } from '../../src/sidecar/redis/deadlines.js';
 import { parseClusterSeeds, redisTargetOf } from '../../src/sidecar/redis/connection.js';
 import { KEY_BUCKETS, ViewKeys } from '../../src/sidecar/redis/keys.js';
 import { PushedRows } from '../../src/sidecar/stream/overlay.js';
@@ -41,6 +42,57 @@ describe('Breaker', () => {
     expect(b.allow()).toBe(true);
     expect(states).toEqual(['open', 'half-open', 'open', 'half-open', 'closed']);
     expect(b.opened).toBe(2);
+  });
+});
+
+describe('DeadlineList', () => {
+  const entry = (name: string, expired: { name: string; at: number }[]): DeadlineEntry => ({
+    deadlineMs: 0,
+    prevEntry: undefined,
+    nextEntry: undefined,
+    listed: false,
+    expire: () => expired.push({ name, at: performance.now() }),
+  });
+
+  it('expires each entry still listed at its own deadline, never before, and none that was removed', async () => {
+    const list = new DeadlineList(40);
+    const expired: { name: string; at: number }[] = [];
+    const a = entry('a', expired);
+    const b = entry('b', expired);
+    const c = entry('c', expired);
+    const d = entry('d', expired);
+    list.add(a);
+    await new Promise((r) => setTimeout(r, 15));
+    list.add(b);
+    list.add(c);
+    list.add(d);
+    // Removed from the head, the middle and the tail: they never expire.
+    list.remove(a);
+    list.remove(c);
+    list.remove(d);
+    list.remove(d); // twice is harmless
+    expect([a.listed, b.listed, c.listed, d.listed]).toEqual([false, true, false, false]);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(expired.map((e) => e.name)).toEqual(['b']);
+    expect(expired[0]!.at).toBeGreaterThanOrEqual(b.deadlineMs);
+    expect(b.listed).toBe(false);
+    // The list works on once empty: a new entry gets its own deadline.
+    const e = entry('e', expired);
+    list.add(e);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(expired.map((x) => x.name)).toEqual(['b', 'e']);
+    expect(expired[1]!.at).toBeGreaterThanOrEqual(e.deadlineMs);
+  });
+
+  it('expires entries in the order they were added, an entry added by an expire included', async () => {
+    const list = new DeadlineList(20);
+    const expired: { name: string; at: number }[] = [];
+    const later = entry('later', expired);
+    const first: DeadlineEntry = { ...entry('first', expired), expire: () => (expired.push({ name: 'first', at: performance.now() }), list.add(later)) };
+    list.add(first);
+    list.add(entry('second', expired));
+    await new Promise((r) => setTimeout(r, 120));
+    expect(expired.map((x) => x.name)).toEqual(['first', 'second', 'later']);
   });
 });
 

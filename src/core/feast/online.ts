@@ -32,10 +32,10 @@ export interface OnlineOptions {
 export function resolveRequest(catalog: ServingCatalog, resolver: Resolver, body: unknown, maxEntities?: number): ResolvedRequest | Promise<ResolvedRequest> {
   const plan = planRequest(catalog, body, maxEntities);
   const results = new Map<string, ViewResult>();
-  const pending: Promise<void>[] = [];
+  const waiting: { name: string; result: Promise<ViewResult> }[] = [];
   for (const { view, keys } of plan.views) {
     const r = resolver.resolve(view, keys);
-    if (r instanceof Promise) pending.push(r.then((v) => void results.set(view.name, v)));
+    if (r instanceof Promise) waiting.push({ name: view.name, result: r });
     else results.set(view.name, r);
   }
   const finish = (): ResolvedRequest => {
@@ -43,7 +43,16 @@ export function resolveRequest(catalog: ServingCatalog, resolver: Resolver, body
     for (const r of results.values()) for (const t of r.servedBy) servedBy[t]!++;
     return { plan, results, tierNames: resolver.tierNames, servedBy };
   };
-  return pending.length === 0 ? finish() : Promise.all(pending).then(finish);
+  if (waiting.length === 0) return finish();
+  if (waiting.length === 1) {
+    // One view waits on a remote tier (the usual request): one reaction on the request's path, not three.
+    const { name, result } = waiting[0]!;
+    return result.then((v) => {
+      results.set(name, v);
+      return finish();
+    });
+  }
+  return Promise.all(waiting.map(({ name, result }) => result.then((v) => void results.set(name, v)))).then(finish);
 }
 
 /** Feast's response to `body`, statuses judged at `opts.nowMs`. */

@@ -71,10 +71,21 @@ export class Resolver {
       if (pending) {
         const at = t;
         const asked = open;
-        return this.await(tier, pending).then((ok) => {
+        const next = (ok: boolean) => {
           const still = ok ? this.merge(at, view, asked, result, found) : asked;
           return this.walk(at + 1, view, keys, still, result, new Array<Row | undefined>(keys.length));
-        });
+        };
+        // A tier that keeps its own deadline (Redis) is awaited with one reaction, not two: every hop is on the request's path.
+        if (tier.deadlineMs === undefined) {
+          return pending.then(
+            () => next(true),
+            (e: unknown) => {
+              this.onTierError(tier, e);
+              return next(false);
+            },
+          );
+        }
+        return this.await(tier, pending, tier.deadlineMs).then(next);
       }
       open = this.merge(t, view, open, result, found);
     }
@@ -82,8 +93,8 @@ export class Resolver {
     return result;
   }
 
-  /** Resolves true when the tier answered in time, false (reported) when it failed or timed out. */
-  private await(tier: Tier, pending: Promise<void>): Promise<boolean> {
+  /** Resolves true when the tier answered within `deadlineMs`, false (reported) when it failed or timed out. */
+  private await(tier: Tier, pending: Promise<void>, deadlineMs: number): Promise<boolean> {
     const answered = pending.then(
       () => true,
       (e: unknown) => {
@@ -91,8 +102,6 @@ export class Resolver {
         return false;
       },
     );
-    const deadlineMs = tier.deadlineMs;
-    if (deadlineMs === undefined) return answered;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => {

@@ -242,29 +242,34 @@ function turns(entityKeys: readonly string[]): (number[] | undefined)[] {
   return out;
 }
 
-/** One MGET of a read: `positions` index the keys read, `values` answers them (null: Redis holds none). */
+/**
+ * One MGET of a read: `positions` index the keys read (undefined: all of
+ * them, in order), `values` answers them (null: Redis holds none).
+ */
 export interface ReadGroup {
-  positions: number[];
+  positions: number[] | undefined;
   values: Promise<(Buffer | null)[]>;
 }
 
 /**
- * Reads the values of `entityKeys[i]` for i in `indexes`: one MGET on a
- * standalone Redis, one per bucket on a cluster (all of a bucket's keys
- * share a slot). Each group settles on its own, so one unreachable master
- * costs only its own keys. `positions` index into `indexes`.
+ * Reads the values of `entityKeys[i]` for i in `indexes`, whose Redis keys
+ * (ViewKeys.key, made once by the caller) are `redisKeys[p]` for
+ * `indexes[p]`: one MGET on a standalone Redis, one per bucket on a
+ * cluster (all of a bucket's keys share a slot). Each group settles on its
+ * own, so one unreachable master costs only its own keys. `positions`
+ * index into `indexes`.
  */
-export function readRowGroups(client: RedisClient, keys: ViewKeys, entityKeys: readonly string[], indexes: readonly number[]): ReadGroup[] {
-  const mget = (positions: number[]): ReadGroup => {
+export function readRowGroups(client: RedisClient, keys: ViewKeys, entityKeys: readonly string[], indexes: readonly number[], redisKeys: readonly string[]): ReadGroup[] {
+  const mget = (positions: number[] | undefined): ReadGroup => {
     let values: Promise<(Buffer | null)[]>;
     try {
-      values = client.mgetBuffer(positions.map((p) => keys.key(entityKeys[indexes[p]!]!)));
+      values = client.mgetBuffer(positions === undefined ? (redisKeys as string[]) : positions.map((p) => redisKeys[p]!));
     } catch (e) {
       values = Promise.reject(e);
     }
     return { positions, values };
   };
-  if (!client.isCluster && indexes.length <= MAX_KEYS_PER_CALL) return [mget(indexes.map((_, p) => p))];
+  if (!client.isCluster && indexes.length <= MAX_KEYS_PER_CALL) return [mget(undefined)];
   const positions = indexes.map((_, p) => p);
   const groups: ReadGroup[] = [];
   const bucketed = client.isCluster ? byBucket(keys, indexes.map((i) => entityKeys[i]!), positions) : [positions];

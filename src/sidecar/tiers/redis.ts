@@ -8,7 +8,10 @@
  * - Single-flight: a key already being fetched is not fetched again; later
  *   lookups wait on the same fetch.
  * - Deadline: every fetch answers within `timeoutMs`, with its rows or, past
- *   it, with misses; a late reply is dropped.
+ *   it, with misses; a late reply is dropped. One timer serves every fetch
+ *   in flight (DeadlineList), not one per fetch.
+ * - Cheap on the request's path: the MGET is written from lookup itself,
+ *   and a reply reaches the lookup's promise through one reaction.
  * - Breaker: failures and timeouts in a row open it, and while it is open
  *   lookups are misses at once (synchronously: requests whose other keys
  *   are in the bundle do not wait at all).
@@ -23,33 +26,9 @@ import { RowValueCodec, RowValueError } from '../../core/bundle/row-value.js';
 import type { Row, Tier, ViewSpec } from '../../core/resolve/tier.js';
 import { Breaker, type BreakerState } from '../redis/breaker.js';
 import type { RedisClient } from '../redis/connection.js';
+import { type DeadlineEntry, DeadlineList } from '../redis/deadlines.js';
 import { ViewKeys } from '../redis/keys.js';
 import { readRowGroups } from '../redis/rows.js';
-
-/**
- * Resolves when the client becomes ready; rejects when its attempt fails.
- * `cancel` (called at the fetch's deadline) removes the listeners, so a
- * connection that never gets ready (a black hole) does not collect them.
- */
-function readyOrClosed(client: RedisClient): { ready: Promise<void>; cancel(): void } {
-  let cancel = () => {};
-  const ready = new Promise<void>((resolve, reject) => {
-    const done = (e?: Error) => {
-      cancel();
-      if (e) reject(e);
-      else resolve();
-    };
-    const onReady = () => done();
-    const onClose = () => done(new Error('the connection to Redis closed'));
-    cancel = () => {
-      client.off('ready', onReady);
-      client.off('close', onClose);
-    };
-    client.once('ready', onReady);
-    client.once('close', onClose);
-  });
-  return { ready, cancel };
-}
 
 export type RedisFailure = 'error' | 'timeout' | 'breaker_open' | 'bad_value';
 
@@ -75,14 +54,99 @@ export interface RedisTierOptions {
   now?: () => number;
 }
 
+
 interface ViewState {
   keys: ViewKeys;
   codec: RowValueCodec;
 }
 
-/** One MGET in flight; its promise always resolves within the deadline: rows, or undefined for a failure. */
-interface Fetch {
-  done: Promise<(Row | undefined)[] | undefined>;
+/**
+ * A lookup waiting on fetches (its own, and those it joined): its promise
+ * resolves when the last of them has settled and filled its `found`.
+ */
+class Waiter {
+  /** Fetches not settled yet. */
+  pending = 0;
+  readonly promise: Promise<void>;
+  private resolve!: () => void;
+
+  constructor(readonly found: (Row | undefined)[]) {
+    this.promise = new Promise((resolve) => (this.resolve = resolve));
+  }
+
+  /** One of its fetches settled. */
+  done(): void {
+    if (--this.pending === 0) this.resolve();
+  }
+}
+
+/** A later lookup's key that joined a fetch already in flight (single-flight). */
+interface Join {
+  waiter: Waiter;
+  /** The key's index in the fetch, and in the waiter's `found`. */
+  index: number;
+  at: number;
+  /** Whether this is the waiter's first key in this fetch (the one that counts it). */
+  first: boolean;
+}
+
+/**
+ * One batch of keys in flight (one MGET, or one per bucket on a cluster):
+ * the lookup that sent it (`owner`, whose keys `fresh[j]` it reads) and
+ * any that joined it. It settles once, by the last reply or at its
+ * deadline, whichever comes first; a late reply is dropped.
+ */
+class Fetch implements DeadlineEntry {
+  deadlineMs = 0;
+  prevEntry: DeadlineEntry | undefined = undefined;
+  nextEntry: DeadlineEntry | undefined = undefined;
+  listed = false;
+  settled = false;
+  /** Per key: its value (null: Redis holds none), undefined while unanswered. */
+  values: (Buffer | null | undefined)[];
+  answered = 0;
+  failedKeys = 0;
+  lastError: unknown = undefined;
+  groupsPending = 0;
+  joins: Join[] | undefined = undefined;
+  /** Stops waiting for the connection to become ready (when it was waited for). */
+  stopWaiting: (() => void) | undefined = undefined;
+
+  constructor(
+    private readonly tier: RedisTier,
+    readonly view: ViewSpec,
+    readonly state: ViewState,
+    readonly keys: readonly string[],
+    readonly fresh: readonly number[],
+    readonly redisKeys: readonly string[],
+    readonly owner: Waiter,
+  ) {
+    this.values = new Array<Buffer | null | undefined>(fresh.length);
+  }
+
+  expire(): void {
+    this.tier.settle(this, true);
+  }
+
+  /** Hands each waiter its rows (none for a failed fetch) and tells it this fetch is done. */
+  deliver(rows: (Row | undefined)[] | undefined): void {
+    const { owner, fresh, joins } = this;
+    if (rows !== undefined) {
+      const found = owner.found;
+      for (let j = 0; j < fresh.length; j++) {
+        const row = rows[j];
+        if (row !== undefined) found[fresh[j]!] = row;
+      }
+    }
+    if (joins !== undefined && rows !== undefined) {
+      for (const join of joins) {
+        const row = rows[join.index];
+        if (row !== undefined) join.waiter.found[join.at] = row;
+      }
+    }
+    owner.done();
+    if (joins !== undefined) for (const join of joins) if (join.first) join.waiter.done();
+  }
 }
 
 export class RedisTier implements Tier {
@@ -91,8 +155,10 @@ export class RedisTier implements Tier {
   readonly worthCaching = true;
   readonly breaker: Breaker;
   private readonly views = new WeakMap<ViewSpec, ViewState>();
-  /** Redis key -> the fetch bringing it and its index there. */
-  private readonly inflight = new Map<string, { fetch: Fetch; index: number }>();
+  /** Redis key -> the fetch bringing it. */
+  private readonly inflight = new Map<string, Fetch>();
+  /** Every fetch in flight, by deadline: one timer for all of them. */
+  private readonly deadlines: DeadlineList;
   /** Lookups answered, by outcome (keys), for /metrics. */
   readonly counts = { hit: 0, miss: 0, error: 0, timeout: 0, breaker_open: 0, bad_value: 0 };
   fetches = 0;
@@ -104,6 +170,7 @@ export class RedisTier implements Tier {
       now: opts.now,
       onChange: opts.onBreaker,
     });
+    this.deadlines = new DeadlineList(opts.timeoutMs);
   }
 
   private viewState(view: ViewSpec): ViewState | undefined {
@@ -122,121 +189,130 @@ export class RedisTier implements Tier {
     const state = this.viewState(view);
     if (!state) return;
     // Keys already on their way join that fetch; the rest go in one new one.
-    const waits: { fetch: Fetch; index: number; at: number }[] = [];
-    const fresh: number[] = [];
-    const freshKeys: string[] = [];
+    const inflight = this.inflight;
+    let waiter: Waiter | undefined;
+    let fresh: number[] | undefined;
+    let freshKeys: string[] | undefined;
     for (const i of ask) {
       const redisKey = state.keys.key(keys[i]!);
-      const flying = this.inflight.get(redisKey);
-      if (flying) waits.push({ ...flying, at: i });
-      else {
+      const flying = inflight.size === 0 ? undefined : inflight.get(redisKey);
+      if (flying !== undefined) {
+        waiter ??= new Waiter(found);
+        join(flying, waiter, redisKey, i);
+      } else if (fresh === undefined) {
+        fresh = [i];
+        freshKeys = [redisKey];
+      } else {
         fresh.push(i);
-        freshKeys.push(redisKey);
+        freshKeys!.push(redisKey);
       }
     }
-    if (fresh.length > 0) {
+    if (fresh !== undefined) {
       if (!this.breaker.allow()) {
         this.counts.breaker_open += fresh.length;
         this.opts.onFailure?.('breaker_open', fresh.length);
-        if (waits.length === 0) return;
       } else {
-        const fetch = this.fetch(view, state, keys, fresh, freshKeys);
-        fresh.forEach((i, j) => waits.push({ fetch, index: j, at: i }));
+        waiter ??= new Waiter(found);
+        waiter.pending++;
+        this.fetch(new Fetch(this, view, state, keys, fresh, freshKeys!, waiter));
       }
     }
-    const fetches = [...new Set(waits.map((w) => w.fetch))];
-    return Promise.all(fetches.map((f) => f.done)).then((replies) => {
-      for (const w of waits) {
-        const rows = replies[fetches.indexOf(w.fetch)];
-        const row = rows?.[w.index];
-        if (row) found[w.at] = row;
-      }
-    });
+    return waiter?.promise;
   }
 
   /**
-   * Sends the MGET(s) for `fresh` keys; `done` resolves by the deadline
-   * whatever Redis does, with the rows of every group that answered in
-   * time. A fetch of which no group answered is a failure (the breaker
-   * counts it); one that lost only some groups (a cluster master down) is
-   * reported for those keys but does not trip the breaker, so the other
-   * masters keep being read.
+   * Sends a fetch's MGET(s) at once, or when the connection being made (at
+   * start-up, or a reconnection under way) becomes ready: it may be ready
+   * within the deadline, so it is waited for rather than failed at once.
    */
-  private fetch(view: ViewSpec, state: ViewState, keys: readonly string[], fresh: readonly number[], redisKeys: readonly string[]): Fetch {
+  private fetch(fetch: Fetch): void {
     this.fetches++;
-    const n = fresh.length;
-    const values = new Array<Buffer | null | undefined>(n);
-    let answered = 0;
-    let failedKeys = 0;
-    let lastError: unknown;
-    let settle!: (rows: (Row | undefined)[] | undefined) => void;
-    const fetch: Fetch = { done: new Promise((resolve) => (settle = resolve)) };
-    let settled = false;
-    let stopWaiting: (() => void) | undefined;
-    const finish = (timedOut: boolean) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      stopWaiting?.();
-      for (const k of redisKeys) if (this.inflight.get(k)?.fetch === fetch) this.inflight.delete(k);
-      const missing = n - answered;
-      if (missing > 0) {
-        const kind: RedisFailure = timedOut && missing > failedKeys ? 'timeout' : 'error';
-        const error = kind === 'timeout' ? new Error(`Redis did not answer within ${this.opts.timeoutMs} ms`) : lastError;
-        this.counts[kind] += missing;
-        this.opts.onFailure?.(kind, missing, error);
-      }
-      if (answered === 0) {
-        this.breaker.failure();
-        settle(undefined);
-        return;
-      }
-      this.breaker.success();
-      settle(this.rowsOf(view, state, keys, fresh, values));
-    };
-    const timer = setTimeout(() => finish(true), this.opts.timeoutMs);
-    redisKeys.forEach((k, index) => this.inflight.set(k, { fetch, index }));
+    for (const k of fetch.redisKeys) this.inflight.set(k, fetch);
+    this.deadlines.add(fetch);
     const client = this.opts.client;
-    // A connection being made (at start-up, or a reconnection under way) may
-    // be ready within the deadline: wait for it rather than fail at once.
-    let ready: Promise<void> = Promise.resolve();
-    if (client.status === 'connecting' || client.status === 'connect') {
-      const wait = readyOrClosed(client);
-      stopWaiting = wait.cancel;
-      ready = wait.ready;
+    if (client.status !== 'connecting' && client.status !== 'connect') {
+      this.send(fetch);
+      return;
     }
-    void ready.then(
-      () => {
-        if (settled) return;
-        const groups = readRowGroups(client, state.keys, keys, fresh);
-        let pending = groups.length;
-        for (const group of groups) {
-          group.values.then(
-            (replies) => {
-              if (settled) return;
-              group.positions.forEach((p, j) => (values[p] = replies[j] ?? null));
-              answered += group.positions.length;
-            },
-            (e: unknown) => {
-              failedKeys += group.positions.length;
-              lastError = e;
-            },
-          ).finally(() => {
-            if (--pending === 0) finish(false);
-          });
-        }
-      },
-      (e: unknown) => {
-        failedKeys = n;
-        lastError = e;
-        finish(false);
-      },
-    );
-    return fetch;
+    const onReady = () => {
+      stop();
+      if (!fetch.settled) this.send(fetch);
+    };
+    const onClose = () => {
+      stop();
+      fetch.failedKeys = fetch.fresh.length;
+      fetch.lastError = new Error('the connection to Redis closed');
+      this.settle(fetch, false);
+    };
+    // Removed when the fetch settles, so a connection that never gets ready (a black hole) does not collect them.
+    const stop = () => {
+      client.off('ready', onReady);
+      client.off('close', onClose);
+    };
+    client.once('ready', onReady);
+    client.once('close', onClose);
+    fetch.stopWaiting = stop;
+  }
+
+  private send(fetch: Fetch): void {
+    const groups = readRowGroups(this.opts.client, fetch.state.keys, fetch.keys, fetch.fresh, fetch.redisKeys);
+    fetch.groupsPending = groups.length;
+    for (const group of groups) {
+      group.values.then(
+        (replies) => {
+          if (fetch.settled) return;
+          const positions = group.positions;
+          if (positions === undefined) fetch.values = replies;
+          else for (let j = 0; j < positions.length; j++) fetch.values[positions[j]!] = replies[j] ?? null;
+          fetch.answered += positions === undefined ? fetch.fresh.length : positions.length;
+          if (--fetch.groupsPending === 0) this.settle(fetch, false);
+        },
+        (e: unknown) => {
+          if (fetch.settled) return;
+          fetch.failedKeys += group.positions?.length ?? fetch.fresh.length;
+          fetch.lastError = e;
+          if (--fetch.groupsPending === 0) this.settle(fetch, false);
+        },
+      );
+    }
+  }
+
+  /**
+   * Settles a fetch, once: by its replies, or (`timedOut`) at its deadline
+   * with the rows of every group that answered in time. A fetch of which no
+   * group answered is a failure (the breaker counts it); one that lost only
+   * some groups (a cluster master down) is reported for those keys but does
+   * not trip the breaker, so the other masters keep being read.
+   */
+  // Public for Fetch.expire (the deadline list calls it); not for callers.
+  settle(fetch: Fetch, timedOut: boolean): void {
+    if (fetch.settled) return;
+    fetch.settled = true;
+    this.deadlines.remove(fetch);
+    fetch.stopWaiting?.();
+    const inflight = this.inflight;
+    for (const k of fetch.redisKeys) if (inflight.get(k) === fetch) inflight.delete(k);
+    const missing = fetch.fresh.length - fetch.answered;
+    if (missing > 0) {
+      const kind: RedisFailure = timedOut && missing > fetch.failedKeys ? 'timeout' : 'error';
+      const error = kind === 'timeout' ? new Error(`Redis did not answer within ${this.opts.timeoutMs} ms`) : fetch.lastError;
+      this.counts[kind] += missing;
+      this.opts.onFailure?.(kind, missing, error);
+    }
+    if (fetch.answered === 0) {
+      this.breaker.failure();
+      fetch.deliver(undefined);
+      return;
+    }
+    this.breaker.success();
+    fetch.deliver(this.rowsOf(fetch));
   }
 
   /** Decodes a reply; a value that is not a row of the view's layout is a miss, reported. */
-  private rowsOf(view: ViewSpec, state: ViewState, keys: readonly string[], fresh: readonly number[], values: readonly (Buffer | null | undefined)[]): (Row | undefined)[] {
+  private rowsOf(fetch: Fetch): (Row | undefined)[] {
+    const { view, state, keys, fresh, values } = fetch;
+    const newer = this.opts.newer;
+    const counts = this.counts;
     const rows = new Array<Row | undefined>(fresh.length);
     let bad = 0;
     let badError: unknown;
@@ -254,16 +330,24 @@ export class RedisTier implements Tier {
           badError = e;
         }
       }
-      const pushed = this.opts.newer?.(view, key);
+      const pushed = newer?.(view, key);
       if (pushed && (row === undefined || compareVersions(pushed, row) > 0)) row = pushed;
-      if (row) this.counts.hit++;
-      else if (value === null) this.counts.miss++;
+      if (row) counts.hit++;
+      else if (value === null) counts.miss++;
       rows[j] = row;
     }
     if (bad > 0) {
-      this.counts.bad_value += bad;
+      counts.bad_value += bad;
       this.opts.onFailure?.('bad_value', bad, new Error(`view "${view.name}": ${bad} value(s) in Redis are not rows of its layout: ${(badError as Error).message}`));
     }
     return rows;
   }
+}
+
+/** A later lookup's key `redisKey` (its `found[at]`) joins `fetch`, which is bringing it. */
+function join(fetch: Fetch, waiter: Waiter, redisKey: string, at: number): void {
+  const joins = (fetch.joins ??= []);
+  const first = !joins.some((j) => j.waiter === waiter);
+  if (first) waiter.pending++;
+  joins.push({ waiter, index: fetch.redisKeys.indexOf(redisKey), at, first });
 }

@@ -38,6 +38,13 @@ export class LruTier implements Tier {
   }
 
   lookup(view: ViewSpec, keys: readonly string[], ask: readonly number[], found: (Row | undefined)[]): void {
+    // An empty cache (--cache-max-bytes 0, or nothing read from Redis yet,
+    // as while the bundle holds every key asked) misses without a search:
+    // a search is a key concatenation, a hash and a map probe per key.
+    if (this.cache.size === 0) {
+      this.misses += ask.length;
+      return;
+    }
     const prefix = view.name + '\u0000';
     for (const i of ask) {
       const row = this.cache.get(prefix + keys[i]);
