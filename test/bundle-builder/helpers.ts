@@ -113,3 +113,17 @@ export function useDataFiles(): Pick<DataFiles, 'write' | 'conn'> {
     },
   };
 }
+
+/**
+ * A repo of one view, driver_stats (a float64 rating per driver_id, TTL 0),
+ * over `rows` of [driver_id, event_ts, rating] in data/drivers.parquet.
+ */
+export async function writeDriverRepo(data: Pick<DataFiles, 'write'>, dir: string, project: string, rows: unknown[][]): Promise<void> {
+  await data.write(join(dir, 'data', 'drivers.parquet'), { driver_id: 'BIGINT', event_ts: 'TIMESTAMP', rating: 'DOUBLE' }, rows);
+  await writeConfig(dir, {
+    project,
+    entities: [{ name: 'driver', joinKeys: ['driver_id'] }],
+    sources: [{ name: 'drivers', path: 'data/*.parquet', timestampField: 'event_ts' }],
+    featureViews: [{ name: 'driver_stats', entities: ['driver'], source: 'drivers', ttlSeconds: 0, features: [{ name: 'rating', dtype: 'float64' }] }],
+  });
+}

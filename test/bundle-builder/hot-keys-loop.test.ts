@@ -13,7 +13,7 @@ import { HotKeyCounter } from '../../src/sidecar/lifecycle/hot-keys.js';
 import type { ServeOptions } from '../../src/sidecar/options.js';
 import { silentLogger } from '../../src/sidecar/log.js';
 import { startSidecar } from '../../src/sidecar/serve.js';
-import { DataFiles, removeTempDirs, tempDir, writeConfig } from './helpers.js';
+import { DataFiles, removeTempDirs, tempDir, writeDriverRepo } from './helpers.js';
 
 let data: DataFiles;
 const serveOptions = (bundles: string, more: Partial<ServeOptions> = {}): ServeOptions => ({
@@ -45,13 +45,7 @@ beforeAll(async () => {
   repoDir = await tempDir();
   const t = new Date('2024-01-01T00:00:00Z');
   const rows = Array.from({ length: DRIVERS }, (_, i) => [i + 1, t, i / 10]);
-  await data.write(join(repoDir, 'data', 'drivers.parquet'), { driver_id: 'BIGINT', event_ts: 'TIMESTAMP', rating: 'DOUBLE' }, rows);
-  await writeConfig(repoDir, {
-    project: 'loop',
-    entities: [{ name: 'driver', joinKeys: ['driver_id'] }],
-    sources: [{ name: 'drivers', path: 'data/*.parquet', timestampField: 'event_ts' }],
-    featureViews: [{ name: 'driver_stats', entities: ['driver'], source: 'drivers', ttlSeconds: 0, features: [{ name: 'rating', dtype: 'float64' }] }],
-  });
+  await writeDriverRepo(data, repoDir, 'loop', rows);
 }, 120_000);
 
 afterAll(async () => {

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSidecar } from '../../src/sidecar/serve.js';
 import { silentLogger } from '../../src/sidecar/log.js';
-import { DataFiles, removeTempDirs, tempDir, writeConfig } from './helpers.js';
+import { DataFiles, removeTempDirs, tempDir, writeDriverRepo } from './helpers.js';
 
 const CLI = resolve(import.meta.dirname, '../../dist/src/cli.js');
 const exec = promisify(execFile);
@@ -32,13 +32,7 @@ beforeAll(async () => {
   data = await DataFiles.open();
   repoDir = await tempDir();
   const t = new Date('2024-01-01T00:00:00Z');
-  await data.write(join(repoDir, 'data', 'drivers.parquet'), { driver_id: 'BIGINT', event_ts: 'TIMESTAMP', rating: 'DOUBLE' }, [[1, t, 4.5], [2, t, 3.9]]);
-  await writeConfig(repoDir, {
-    project: 'signed',
-    entities: [{ name: 'driver', joinKeys: ['driver_id'] }],
-    sources: [{ name: 'drivers', path: 'data/*.parquet', timestampField: 'event_ts' }],
-    featureViews: [{ name: 'driver_stats', entities: ['driver'], source: 'drivers', ttlSeconds: 0, features: [{ name: 'rating', dtype: 'float64' }] }],
-  });
+  await writeDriverRepo(data, repoDir, 'signed', [[1, t, 4.5], [2, t, 3.9]]);
 }, 120_000);
 
 afterAll(async () => {
