@@ -14,12 +14,15 @@ import { join, resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { entityKeyString, hashKey } from '../../src/core/keys.js';
-import { type ServedLine, type ServedRecord, parseServedLine, servedRecords } from '../../src/core/shadow/served-record.js';
+import type { FieldStatus } from '../../src/core/asof.js';
+import { STATUS_CODES, type ServedLine, type ServedRecord, parseServedLine, servedRecords } from '../../src/core/shadow/served-record.js';
 import { HOUR, T0, type TestSidecar, eventually, removeDir, startTestSidecar, tempDir, writeShopBundle } from './helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
 const NOW = T0 + 30 * 60_000;
+/** A response column's statuses as the log's letters. */
+const codesOf = (statuses: string[]): string => statuses.map((s) => STATUS_CODES[s as FieldStatus]).join('');
 
 const dirs: string[] = [];
 async function newDir(): Promise<string> {
@@ -76,14 +79,14 @@ describe('what the log records', () => {
     expect(lines.length).toBe(2);
     expect(lines[1]!.views).toEqual([{
       view: 'user_stats', tiers: ['bundle', 'bundle', 'bundle', 'bundle', 'bundle'], event_ms: [T0, T0, T0, T0, T0], created_ms: [null, null, null, null, null],
-      features: ['clicks', 'ctr'], values: sameResponse.results.slice(1).map((col) => col.values), statuses: sameResponse.results.slice(1).map((col) => col.statuses),
+      features: ['clicks', 'ctr'], values: sameResponse.results.slice(1).map((col) => col.values), status_codes: sameResponse.results.slice(1).map((col) => codesOf(col.statuses)),
     }]);
     lines.pop();
     expect(lines[0]).toMatchObject({ entity_index: [0, 1, 2, 3], entities: { user_id: [1, 2, 3, 9], product_id: ['p1', 'p1', 'p1', 'p1'] } });
     const userStats = lines[0]!.views[0]!;
     expect(userStats.features).toEqual(features.slice(0, 7).map((f) => f.split(':')[1]));
     expect(userStats.values).toEqual(response.results.slice(2, 9).map((col) => col.values));
-    expect(userStats.statuses).toEqual(response.results.slice(2, 9).map((col) => col.statuses));
+    expect(userStats.status_codes).toEqual(response.results.slice(2, 9).map((col) => codesOf(col.statuses)));
     expect(userStats.tiers).toEqual(['bundle', 'bundle', 'bundle', 'default']);
 
     const records = (await readLog(logDir)).slice(0, 4);
@@ -114,13 +117,13 @@ describe('what the log records', () => {
     try {
       // The README's query: one row per entity and feature.
       const sql = `SELECT user_id, tier, value, status FROM (
-          SELECT request_ms, unnest(user_ids) AS user_id, view, feature, unnest(vals) AS value, unnest(sts) AS status, unnest(tiers) AS tier, unnest(event_ms) AS event_ms
-          FROM (SELECT request_ms, entities.user_id AS user_ids, v.view, v.tiers, v.event_ms, unnest(v.features) AS feature, unnest(v.values) AS vals, unnest(v.statuses) AS sts
+          SELECT request_ms, unnest(user_ids) AS user_id, view, feature, unnest(vals) AS value, unnest(string_split(codes, '')) AS status, unnest(tiers) AS tier, unnest(event_ms) AS event_ms
+          FROM (SELECT request_ms, entities.user_id AS user_ids, v.view, v.tiers, v.event_ms, unnest(v.features) AS feature, unnest(v.values) AS vals, unnest(v.status_codes) AS codes
                 FROM (SELECT request_ms, entities, unnest(views) AS v FROM read_ndjson('${logDir}/*.ndjson'))))
         WHERE view = 'user_stats' AND feature = 'clicks' ORDER BY user_id, tier`;
       const rows = (await conn.runAndReadAll(sql)).getRowObjectsJS();
       expect(rows.map((r) => [Number(r.user_id), r.tier, JSON.parse(String(r.value)), r.status])).toEqual([
-        ...Array.from({ length: 4 }, () => [1, 'bundle', 10, 'PRESENT']), [2, 'bundle', 0, 'OUTSIDE_MAX_AGE'], ...Array.from({ length: 3 }, () => [3, 'bundle', 30, 'PRESENT']), [9, 'default', 0, 'NOT_FOUND'],
+        ...Array.from({ length: 4 }, () => [1, 'bundle', 10, 'P']), [2, 'bundle', 0, 'O'], ...Array.from({ length: 3 }, () => [3, 'bundle', 30, 'P']), [9, 'default', 0, 'M'],
       ]);
     } finally {
       conn.closeSync();

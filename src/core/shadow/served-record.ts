@@ -9,7 +9,7 @@
  *    "views":[{"view":"user_stats","tiers":["bundle","default"],
  *              "event_ms":[1767225600000,null],"created_ms":[null,null],
  *              "features":["clicks","ctr"],"values":[[10,0],[0.5,null]],
- *              "statuses":[["PRESENT","NOT_FOUND"],["PRESENT","NOT_FOUND"]]}]}
+ *              "status_codes":["PM","PM"]}]}
  *
  * request_ms is the time the answer was judged at (statuses and TTLs).
  * entity_index lists the logged entities' positions in the request (all of
@@ -20,15 +20,19 @@
  * times in epoch ms (null without a row, or without a created time); then
  * the view's `features` (names) and, feature by feature as in Feast's
  * response, the `values` served (a hole already read as its default) and
- * their `statuses`: values[f][e] is feature f's value for entity e. Views
+ * their `status_codes`: values[f][e] is feature f's value for entity e, and
+ * letter e of status_codes[f] its status (STATUS_CODES: P PRESENT,
+ * N NULL_VALUE, M NOT_FOUND, O OUTSIDE_MAX_AGE). Views
  * appear in the order the request first names them, their features in
  * request order. Field names never change meaning; new fields may be added.
  *
- * The shape keeps the writer cheap: a feature's values and statuses are
- * the response's, column by column, so they are copied from its bytes (see
- * ResponseSpans) rather than written again value by value, and the
- * request's fields and names are written once per request, not per
- * entity. Logging every answer must cost little next to answering it.
+ * The shape keeps the writer cheap: a feature's values are the response's,
+ * column by column, so they are copied from its bytes (see ResponseSpans)
+ * rather than written again value by value; statuses take a letter, not a
+ * quoted word (they were half a line's bytes, and each byte written to a
+ * file costs CPU); the request's fields and names are written once per
+ * request, not per entity. Logging every answer must cost little next to
+ * answering it.
  */
 import type { FieldStatus, ValueRule } from '../asof.js';
 import type { AnswerColumns } from '../feast/answer.js';
@@ -61,7 +65,8 @@ export interface ServedLineView {
   features: string[];
   /** values[f][e]: feature f's value for entity e. */
   values: unknown[][];
-  statuses: FieldStatus[][];
+  /** status_codes[f][e]: the STATUS_CODES letter of feature f's status for entity e. */
+  status_codes: string[];
 }
 
 /** One view of one logged entity, as the reader gives it (servedRecords). */
@@ -118,11 +123,13 @@ export interface ServedAnswer {
   responseSpans?: ResponseSpans | undefined;
 }
 
-const STATUSES: readonly FieldStatus[] = ['PRESENT', 'NULL_VALUE', 'NOT_FOUND', 'OUTSIDE_MAX_AGE'];
+/** A status's letter in a line's status_codes. */
+export const STATUS_CODES: Readonly<Record<FieldStatus, string>> = { PRESENT: 'P', NULL_VALUE: 'N', NOT_FOUND: 'M', OUTSIDE_MAX_AGE: 'O' };
+const STATUS_OF_CODE = new Map(Object.entries(STATUS_CODES).map(([status, code]) => [code, status as FieldStatus]));
+const CODE_BYTE = new Map(Object.entries(STATUS_CODES).map(([status, code]) => [status as FieldStatus, code.charCodeAt(0)]));
 
 const encoder = new TextEncoder();
 const textOf = (s: string): Uint8Array => encoder.encode(s);
-const STATUS_TEXT = new Map(STATUSES.map((s) => [s, textOf(`"${s}"`)]));
 const LINE_START = textOf('{"request_ms":');
 const ENTITY_INDEX = textOf(',"entity_index":[');
 const KEY_VALUES = textOf(':[');
@@ -130,9 +137,10 @@ const ENTITIES = textOf('],"entities":{');
 const VIEWS = textOf('},"views":[');
 const EVENT = textOf('],"event_ms":[');
 const CREATED = textOf('],"created_ms":[');
-const STATUSES_OPEN = textOf(']],"statuses":[[');
+const CODES_OPEN = textOf(']],"status_codes":["');
 const NEXT_LIST = textOf('],[');
-const VIEW_END = textOf(']]}');
+const NEXT_CODES = textOf('","');
+const VIEW_END = textOf('"]}');
 const LINE_END = textOf(']}\n');
 const NULL = textOf('null');
 
@@ -234,7 +242,7 @@ export class ServedLineWriter {
   /**
    * Appends the line of `answer`'s entities whose `keep` entry is 1 (all
    * when null); nothing when none is kept. Every kept entity's values and
-   * statuses are the response's: copied from its bytes when every entity is
+   * statuses are the response's: read from its bytes when every entity is
    * kept and they are given, else judged again by the same AnswerColumns.
    */
   write(answer: ServedAnswer, keep: Uint8Array | null): void {
@@ -301,7 +309,7 @@ export class ServedLineWriter {
       w.chunk(view.open);
       this.writeRows(results.get(view.name)!, tierNames, n, keep);
       w.chunk(view.names);
-      if (copied) writeCopied(w, view.columns, first, bytes, spans);
+      if (copied) writeCopied(w, view.columns, first, n, bytes, spans);
       else writeJudged(w, view.columns, answer, keep);
       w.chunk(VIEW_END);
     }
@@ -401,33 +409,61 @@ function writeRepeated(w: JsonWriter, item: Uint8Array, count: number): void {
 }
 
 /**
- * A view's values and statuses, column by column, copied from the response
- * (every entity is logged; the values are opened by the view's names).
+ * A view's values, column by column, copied from the response, and their
+ * statuses read from it as letters (every entity is logged; the values are
+ * opened by the view's names).
  */
-function writeCopied(w: JsonWriter, columns: readonly number[], first: number, bytes: Uint8Array, spans: ResponseSpans): void {
+function writeCopied(w: JsonWriter, columns: readonly number[], first: number, n: number, bytes: Uint8Array, spans: ResponseSpans): void {
   for (let c = 0; c < columns.length; c++) {
     const at = 4 * (first + columns[c]!);
     if (c > 0) w.chunk(NEXT_LIST);
     w.copy(bytes, spans[at]!, spans[at + 1]!);
   }
-  w.chunk(STATUSES_OPEN);
+  w.chunk(CODES_OPEN);
   // The features of a view mostly share their statuses (the response then
-  // points them at one text): a run of them is the first one's text, then
-  // `],[<statuses>` again and again, doubled from the line's own bytes.
-  for (let c = 0; c < columns.length; ) {
+  // points them at one text): such a feature's letters are the previous
+  // feature's, copied from the line's own bytes.
+  let previousSpan = -1;
+  let previousStart = 0;
+  for (let c = 0; c < columns.length; c++) {
     const at = 4 * (first + columns[c]!);
     const span = spans[at + 2]!;
-    if (c > 0) w.chunk(NEXT_LIST);
-    const textStart = w.length;
-    w.copy(bytes, span, spans[at + 3]!);
-    let run = 1;
-    while (c + run < columns.length && spans[4 * (first + columns[c + run]!) + 2] === span) run++;
-    c += run;
-    if (run === 1) continue;
-    const unitStart = w.length;
-    w.chunk(NEXT_LIST);
-    w.repeat(textStart, unitStart);
-    repeatUnit(w, unitStart, run - 1);
+    if (c > 0) w.chunk(NEXT_CODES);
+    const start = w.length;
+    if (span === previousSpan) w.repeat(previousStart, previousStart + n);
+    else writeCodesOfText(w, bytes, span, spans[at + 3]!);
+    previousSpan = span;
+    previousStart = start;
+  }
+}
+
+const P = 0x50;
+const N = 0x4e;
+const O = 0x4f;
+const U = 0x55;
+
+/**
+ * The letters of a response's statuses text (`"PRESENT","NOT_FOUND"`: the
+ * words exactly, separated by commas, as feastResponseJson writes them),
+ * told apart by their first two letters: P(RESENT), NU(LL_VALUE),
+ * NO(T_FOUND), O(UTSIDE_MAX_AGE).
+ */
+function writeCodesOfText(w: JsonWriter, bytes: Uint8Array, start: number, end: number): void {
+  for (let i = start; i < end; ) {
+    const first = bytes[i + 1]!;
+    if (first === P) {
+      w.byte(P);
+      i += 10; // "PRESENT",
+    } else if (first === O) {
+      w.byte(O);
+      i += 18; // "OUTSIDE_MAX_AGE",
+    } else if (bytes[i + 2] === U) {
+      w.byte(N);
+      i += 13; // "NULL_VALUE",
+    } else {
+      w.byte(0x4d); // M
+      i += 12; // "NOT_FOUND",
+    }
   }
 }
 
@@ -460,14 +496,13 @@ function writeJudged(w: JsonWriter, columns: readonly number[], answer: ServedAn
     // column() refills its arrays: the statuses are kept for after the values.
     statuses.push(column.statuses.slice(0, n));
   }
-  w.chunk(STATUSES_OPEN);
+  w.chunk(CODES_OPEN);
   for (let c = 0; c < columns.length; c++) {
-    if (c > 0) w.chunk(NEXT_LIST);
+    if (c > 0) w.chunk(NEXT_CODES);
     const own = statuses[c]!;
-    for (let i = 0, k = 0; i < n; i++) {
+    for (let i = 0; i < n; i++) {
       if (keep !== null && keep[i] === 0) continue;
-      if (k++ > 0) w.byte(0x2c);
-      w.chunk(STATUS_TEXT.get(own[i]!)!);
+      w.byte(CODE_BYTE.get(own[i]!)!);
     }
   }
 }
@@ -519,11 +554,11 @@ export function parseServedLine(line: string): ServedLine {
     perEntity(`${at}.created_ms`, o.created_ms, (x) => x === null || isTime(x), 'an array of epoch milliseconds or nulls');
     need(`${at}.features`, Array.isArray(o.features) && o.features.every((x) => typeof x === 'string'), 'an array of feature names');
     const width = (o.features as unknown[]).length;
-    for (const field of ['values', 'statuses'] as const) {
-      need(`${at}.${field}`, Array.isArray(o[field]) && o[field].length === width, `an array of one list per feature (${width})`);
-    }
+    need(`${at}.values`, Array.isArray(o.values) && o.values.length === width, `an array of one list per feature (${width})`);
+    need(`${at}.status_codes`, Array.isArray(o.status_codes) && o.status_codes.length === width, `an array of one string per feature (${width})`);
     (o.values as unknown[]).forEach((list, f) => perEntity(`${at}.values[${f}]`, list, () => true, 'an array'));
-    (o.statuses as unknown[]).forEach((list, f) => perEntity(`${at}.statuses[${f}]`, list, (x) => STATUSES.includes(x as FieldStatus), `an array of ${STATUSES.join(', ')}`));
+    (o.status_codes as unknown[]).forEach((codes, f) => need(`${at}.status_codes[${f}]`, typeof codes === 'string' && codes.length === count && [...codes].every((c) => STATUS_OF_CODE.has(c)),
+      `a string of one letter per entity (${count}): ${Object.entries(STATUS_CODES).map(([status, code]) => `${code} ${status}`).join(', ')}`));
   });
   return v as unknown as ServedLine;
 }
@@ -547,7 +582,7 @@ export function servedRecords(line: ServedLine): ServedRecord[] {
       created_ms: v.created_ms[e]!,
       features: v.features,
       values: v.values.map((list) => list[e]),
-      statuses: v.statuses.map((list) => list[e]!),
+      statuses: v.status_codes.map((codes) => STATUS_OF_CODE.get(codes[e]!)!),
     })),
   }));
 }
