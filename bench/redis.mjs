@@ -24,9 +24,10 @@ import { existsSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { DISTURBED_PCT, LOAD_CORE, SERVER_CORE, pinProcess } from './lib/pinning.mjs';
 import { cpuMs, percentile, rawClient, sampleAnswer, startBare, startRedis, startSidecar } from './lib/redis-tools.mjs';
+import { runWrk, sidecarTools } from './lib/wrk.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const quick = process.argv.includes('--quick');
@@ -36,8 +37,9 @@ if (only !== undefined && only !== 'materialize') throw new Error(`--only takes 
 const KEYS = quick ? 50_000 : 1_000_000;
 const LATENCY_ROUNDS = quick ? 3 : 6;
 const LATENCY_PER_ROUND = quick ? 1000 : 3000;
-const LOAD_SECONDS = quick ? 3 : 6;
-const LOAD_ROUNDS = quick ? 2 : 3;
+const LOAD_SECONDS = quick ? 2 : 3;
+const LOAD_ROUNDS = quick ? 2 : 8;
+const LOAD_CONNECTIONS = 10;
 const log = (m) => console.error(`[redis bench] ${m}`);
 
 const dist = (p) => join(ROOT, 'dist', p);
@@ -211,30 +213,32 @@ async function readSections(redis, results) {
       n: sidecarMs.length, bad,
     };
 
-    // 2. throughput per core, alternating rounds.
+    // 2. throughput per core: the servers on one core, wrk and redis-server on
+    // the other, short rounds, the three servers in turn. (Not for section 1:
+    // there each request wakes an idle pinned core, which on this VM costs
+    // more than the request.)
     log('throughput ...');
+    for (const s of [viaRedis, viaBundle, bare]) pinProcess(s.pid, SERVER_CORE);
+    pinProcess(redis.pid, LOAD_CORE);
     const loads = {};
+    const paths = [['redis', viaRedis], ['bundle', viaBundle], ['bare', bare]];
     for (const entities of LOAD_SHAPES) for (let round = 0; round < LOAD_ROUNDS; round++) {
       // The bare server answers a sidecar answer of this shape, with its headers.
       const sample = await sampleAnswer(viaBundle.url, '/get-online-features', bodyN(entities));
       await bare.setAnswer(sample.body, sample.headers);
-      for (const [path, s] of [['redis', viaRedis], ['bundle', viaBundle], ['bare', bare]]) {
+      const parts = { prefix: `{"features":[${FEATURE_LIST}],"entities":{"user_id":[`, suffix: ']}}', entities, keys: KEYS };
+      for (let i = 0; i < paths.length; i++) {
+        const [path, s] = paths[(i + round) % paths.length];
         const name = `${path} ${entities}`;
         loads[name] ??= [];
-        const cpu0 = { sidecar: cpuMs(s.pid), redis: cpuMs(redis.pid) };
-        const t0 = performance.now();
-        let non2xx = 0;
-        const r = await autocannon({
-          url: s.url, connections: 10, duration: LOAD_SECONDS,
-          requests: [{ method: 'POST', path: '/get-online-features', headers: { 'content-type': 'application/json' }, setupRequest: (req) => ({ ...req, body: bodyN(entities) }) }],
-        });
-        non2xx += r.non2xx + r.errors;
-        const wall = (performance.now() - t0) / 1000;
-        const sidecarCores = (cpuMs(s.pid) - cpu0.sidecar) / 1000 / wall;
+        const redis0 = cpuMs(redis.pid);
+        const r = await runWrk({ url: s.url, parts, connections: LOAD_CONNECTIONS, durationSec: LOAD_SECONDS, serverPid: s.pid });
         // The bare server never asks Redis: only its own CPU counts.
-        const redisCores = path === 'bare' ? 0 : (cpuMs(redis.pid) - cpu0.redis) / 1000 / wall;
-        const rps = r.requests.total / wall;
-        loads[name].push({ rps, sidecarCores, redisCores, perCore: rps / (sidecarCores + redisCores), p50: r.latency.p50, p99: r.latency.p99, non2xx });
+        const redisUs = path === 'bare' ? 0 : ((cpuMs(redis.pid) - redis0) * 1000) / r.requests;
+        // redis-server shares the load generator's core by design: only what is left beyond it disturbs.
+        const redisPct = (redisUs * r.rps) / 1e4;
+        const disturbed = Math.max(r.otherServerCorePct, r.otherLoadCorePct - redisPct) > DISTURBED_PCT;
+        loads[name].push({ rps: r.rps, serverUs: r.serverCpuUsPerRequest, redisUs, perCore: 1e6 / (r.serverCpuUsPerRequest + redisUs), serverPct: r.serverCpuPct, p50: r.p50, p99: r.p99, non2xx: r.non2xx + r.errors, disturbed });
       }
     }
     results.loads = loads;
@@ -247,6 +251,7 @@ async function readSections(redis, results) {
 
 // ---------------------------------------------------------------- run
 const loadBefore = loadavg();
+if (only !== 'materialize') sidecarTools();
 await writeDataset();
 const redis = await startRedis();
 const results = {};
@@ -286,9 +291,11 @@ if (only === 'materialize') {
 const lat = results.latency;
 const added = lat.sidecarP50 - lat.directP50;
 const perCore = (name) => median(results.loads[name].map((l) => l.perCore));
-const ratioOf = (entities) => perCore(`bundle ${entities}`) / perCore(`redis ${entities}`);
+/** The median over rounds of one path's per-core throughput over another's in the same round (seconds apart). */
+const roundRatio = (a, b) => median(results.loads[a].map((l, i) => l.perCore / results.loads[b][i].perCore));
+const ratioOf = (entities) => roundRatio(`bundle ${entities}`, `redis ${entities}`);
 /** What a bundle path costing nothing beyond node:http would reach: bare node:http per core over the Redis-only sidecar's. */
-const ceilingOf = (entities) => perCore(`bare ${entities}`) / perCore(`redis ${entities}`);
+const ceilingOf = (entities) => roundRatio(`bare ${entities}`, `redis ${entities}`);
 const cpuUs = lat.cpuUs;
 const PATH_NAMES = { redis: 'Redis only', bundle: 'bundle + LRU', bare: 'bare node:http (same bytes)' };
 const md = `# Redis benchmark (issue 10)${quick ? ' (quick run)' : ''}
@@ -318,11 +325,11 @@ Answers that were not 200 with PRESENT values, or empty MGETs: ${lat.bad}. Serve
 
 ## 2. Throughput per core
 
-autocannon, 10 connections, ${LOAD_SECONDS} s rounds, alternating; ${LOAD_SHAPES.join(' and ')} entities x 20 features, random keys of all ${num(KEYS)}. "Redis only": empty bundle, no LRU. "Bundle + LRU": the full bundle (Redis configured too, never needed). "Bare node:http": bench/bare-server.mjs reading each body and answering the bytes and headers of one sidecar answer of the shape (taken before each round), the floor of any node:http server. Cores = CPU seconds per wall second of the server plus redis-server (none for the bare server; the load generator runs in the bench process on the same 2 cores, so absolute requests/s are bounded by it; per core is the comparison).
+wrk (lib/wrk.mjs: one thread, ${LOAD_CONNECTIONS} connections, wrk/random-keys.lua) on core ${LOAD_CORE}, the servers each alone on core ${SERVER_CORE} (\`taskset\`), redis-server on core ${LOAD_CORE} beside wrk; ${LOAD_ROUNDS} rounds of ${LOAD_SECONDS} s, the three servers in turn, each going first in turn; ${LOAD_SHAPES.join(' and ')} entities x 20 features, random keys of all ${num(KEYS)}. "Redis only": empty bundle, no LRU. "Bundle + LRU": the full bundle (Redis configured too, never needed). "Bare node:http": bench/bare-server.mjs reading each body and answering the bytes and headers of one sidecar answer of the shape (taken before each round), the floor of any node:http server. Per core = 1 / (the server's CPU µs per request + redis-server's), from /proc over the round. The ratios in the targets are the median over rounds of each round's own ratio (servers measured seconds apart, as this machine's speed drifts within a minute). A round marked * had more than ${DISTURBED_PCT}% of a core taken by other processes.
 
-| path | entities | round | requests/s | server cores | redis cores | requests/s per core | p50 ms | p99 ms | non-2xx |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
-${Object.entries(results.loads).flatMap(([name, runs]) => runs.map((l, i) => `| ${PATH_NAMES[name.split(' ')[0]]} | ${name.split(' ')[1]} | ${i + 1} | ${num(l.rps)} | ${num(l.sidecarCores, 2)} | ${num(l.redisCores, 2)} | ${num(l.perCore)} | ${l.p50} | ${l.p99} | ${l.non2xx} |`)).join('\n')}
+| path | entities | round | requests/s | server CPU µs/request | redis-server CPU µs/request | requests/s per core | server's share of its core | p50 µs | p99 µs | non-2xx |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${Object.entries(results.loads).flatMap(([name, runs]) => runs.map((l, i) => `| ${PATH_NAMES[name.split(' ')[0]]} | ${name.split(' ')[1]} | ${i + 1}${l.disturbed ? '*' : ''} | ${num(l.rps)} | ${num(l.serverUs, 1)} | ${num(l.redisUs, 1)} | ${num(l.perCore)} | ${num(l.serverPct)}% | ${num(l.p50)} | ${num(l.p99)} | ${l.non2xx} |`)).join('\n')}
 
 ${materializeMd}`;
 const out = join(ROOT, 'bench/results', quick ? 'redis-quick.md' : 'redis.md');

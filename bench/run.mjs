@@ -27,10 +27,11 @@ const USAGE = `usage: npm run bench [-- [part ...] [--quick] [--serve-args "<fla
   builder     builder benchmark (issue 2): build time vs DuckDB, bytes, open, memory, lookups
   sidecar     serving benchmark, per core: sidecar vs bare node:http, server on core 0, wrk
               (max throughput) or autocannon (fixed rate) on core 1; needs wrk and taskset
-  redis       Redis (issue 10): cold reads vs direct MGET, bundle vs Redis-only per core,
-              materialize keys/s vs direct ioredis writes
+  redis       Redis (issue 10): cold reads vs direct MGET, bundle vs Redis-only per core
+              (wrk on core 1), materialize keys/s vs direct ioredis writes; needs wrk and taskset
   training    training sets (issue 11) vs DuckDB's own ASOF join
-  served-log  per-core cost of --log-served at sample 1.0 (issue 11)
+  served-log  per-core cost of --log-served at sample 1.0 (issue 11), servers on core 0, wrk
+              on core 1; needs wrk and taskset
   lifecycle   swaps under load, delta size, device-client lookups (issue 12)
   --quick     small data and short runs (a smoke check); results go to *-quick.md
   --serve-args "<flags>"  extra flags for \`larder serve\` in the sidecar part (e.g. "--max-entities 500");

@@ -27,6 +27,12 @@ export class BenchSetupError extends Error {}
 /** `command args` run by taskset on `core`: taskset execs it, so the child's pid is the command's. */
 export const pinned = (core, command, args) => ['taskset', ['-c', String(core), command, ...args]];
 
+/** Moves a running process, every thread of it, onto `core`. */
+export function pinProcess(pid, core) {
+  const r = spawnSync('taskset', ['-a', '-pc', String(core), String(pid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`taskset -a -pc ${core} ${pid}: ${r.stderr || r.error?.message}`);
+}
+
 /** The cores this process may run on, from `taskset -pc` (cgroups and affinity both count). */
 function usableCores() {
   const r = spawnSync('taskset', ['-pc', String(process.pid)], { encoding: 'utf8' });
