@@ -5,26 +5,26 @@
  *
  *   bundle   200,000 keys, one view of 20 features (float64, int64,
  *            float32, string), written once to bench/.data/.
- *   servers  two `larder serve` child processes (defaults otherwise), one
- *            with --log-served <dir> --log-sample 1.
- *            Both are pinned to core 0 (taskset), every thread included,
- *            so the log's file-writing threads count against the server.
+ *   servers  four `larder serve` child processes (defaults otherwise), two
+ *            with --log-served <dir> --log-sample 1 (see SERVERS). All are
+ *            pinned to core 0 (taskset), every thread included, so the
+ *            log's file-writing threads count against the server.
  *   load     wrk on core 1 (lib/wrk.mjs), 10 connections, each request a
  *            fresh random key (1 entity x 20 features; then 10 x 20).
  *   measure  responses per second of the server's own CPU time (user +
  *            system, all its threads, from /proc): per-core throughput.
  *            With the server alone on its core that is also its
  *            requests/s; a round another process disturbed (more than
- *            DISTURBED_PCT of either core) is run again. Rounds alternate
- *            the servers.
- *   check    after the runs, the logging server is stopped with SIGTERM and
- *            its files must log every entity answered (one line per
+ *            DISTURBED_PCT of either core) is run again. Rounds of a few
+ *            seconds take the servers in turn.
+ *   check    after the runs, the logging servers are stopped with SIGTERM
+ *            and their files must log every entity answered (one line per
  *            request, each read back with the log's own parser).
  *
  *   node bench/served-log.mjs [--quick]   (after `npx tsc -p tsconfig.json`)
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -138,8 +138,16 @@ function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-const SERVERS = ['off', 'on', 'control'];
+/**
+ * Two processes with logging off and two with it on, started in turn: one
+ * process can run a few percent faster than another of the same code
+ * (where its code and heap landed), so each side is the mean of two.
+ */
+const SERVERS = ['off1', 'on1', 'off2', 'on2'];
+const OFF = ['off1', 'off2'];
+const ON = ['on1', 'on2'];
 const pct = (x) => `${(x * 100).toFixed(1)}%`;
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 async function main() {
   sidecarTools();
@@ -147,18 +155,15 @@ async function main() {
   const bundles = await writeBundle();
   const logDir = join(DATA, 'served');
   await rm(logDir, { recursive: true, force: true });
-  const servers = {
-    off: await startServer(bundles, []),
-    on: await startServer(bundles, ['--log-served', logDir, '--log-sample', '1']),
-    control: await startServer(bundles, []),
-  };
+  const servers = {};
+  for (const s of SERVERS) servers[s] = await startServer(bundles, ON.includes(s) ? ['--log-served', join(logDir, s), '--log-sample', '1'] : []);
   const rows = [];
   try {
     for (const c of CASES) {
       for (const s of SERVERS) await load(servers[s], c, SIZE.warmupSec);
       const tally = Object.fromEntries(SERVERS.map((s) => [s, { responses: 0, cpu: 0, wall: 0, bad: 0, rounds: [], disturbed: 0 }]));
       for (let r = 0; r < SIZE.rounds; r++) {
-        // Each server goes first, second and third in turn.
+        // Each server goes first, second, third and fourth in turn.
         const order = SERVERS.map((_, i) => SERVERS[(i + r) % SERVERS.length]);
         for (const which of order) {
           const res = await load(servers[which], c, SIZE.roundSec);
@@ -175,27 +180,41 @@ async function main() {
       rows.push({ c, tally });
     }
   } finally {
-    servers.off.child.kill('SIGTERM');
-    servers.control.child.kill('SIGTERM');
+    for (const s of OFF) servers[s].child.kill('SIGTERM');
   }
-  const on = servers.on;
-  const accepted = await metric(on.url, 'larder_served_log_rows_total{result="accepted"}');
-  const dropped = await metric(on.url, 'larder_served_log_rows_total{result="dropped"}');
-  on.child.kill('SIGTERM');
-  const exitCode = await new Promise((r) => on.child.on('exit', (code) => r(code)));
-  const { lines, entities, bytes } = await countLogged(logDir);
+  let accepted = 0;
+  let dropped = 0;
+  const exitCodes = [];
+  for (const s of ON) {
+    const on = servers[s];
+    accepted += await metric(on.url, 'larder_served_log_rows_total{result="accepted"}');
+    dropped += await metric(on.url, 'larder_served_log_rows_total{result="dropped"}');
+    on.child.kill('SIGTERM');
+    exitCodes.push(await new Promise((r) => on.child.on('exit', (code) => r(code))));
+  }
+  const exitCode = exitCodes.every((code) => code === 0) ? 0 : exitCodes.join(', ');
+  let lines = 0;
+  let entities = 0;
+  let bytes = 0;
+  for (const s of ON) {
+    const logged = await countLogged(join(logDir, s));
+    lines += logged.lines;
+    entities += logged.entities;
+    bytes += logged.bytes;
+  }
 
   const loadAfter = os.loadavg().map((x) => x.toFixed(2)).join(', ');
   const table = rows.map(({ c, tally }) => {
     const perCore = (s) => tally[s].responses / tally[s].cpu;
-    // Per round: logging on against the mean of the two servers with it off (one round apart at most).
-    const roundCosts = tally.on.rounds.map((x, i) => 1 - x / ((tally.off.rounds[i] + tally.control.rounds[i]) / 2));
-    const controlCosts = tally.control.rounds.map((x, i) => 1 - x / tally.off.rounds[i]);
+    const roundMean = (group, i) => mean(group.map((s) => tally[s].rounds[i]));
+    // Per round: the logging servers against those with it off, measured seconds apart.
+    const roundCosts = tally.on1.rounds.map((_, i) => 1 - roundMean(ON, i) / roundMean(OFF, i));
+    const spread = (a, b) => median(tally[a].rounds.map((x, i) => 1 - tally[b].rounds[i] / x));
     const cost = median(roundCosts);
-    const overall = 1 - perCore('on') / ((perCore('off') + perCore('control')) / 2);
+    const overall = 1 - mean(ON.map(perCore)) / mean(OFF.map(perCore));
     return {
       c, cost,
-      line: `| ${c.id} | ${fmt(perCore('off'))} | ${fmt(perCore('control'))} | ${fmt(perCore('on'))} | **${pct(cost)}** | ${pct(overall)} | ${pct(median(controlCosts))} | ${roundCosts.map((x) => `${(x * 100).toFixed(0)}%`).join(', ')} |`,
+      line: `| ${c.id} | ${fmt(perCore('off1'))}, ${fmt(perCore('off2'))} | ${fmt(perCore('on1'))}, ${fmt(perCore('on2'))} | **${pct(cost)}** | ${pct(overall)} | ${pct(spread('off1', 'off2'))}, ${pct(spread('on1', 'on2'))} | ${roundCosts.map((x) => `${(x * 100).toFixed(0)}%`).join(', ')} |`,
     };
   });
   const md = `# Served-log benchmark (issue 11)
@@ -211,16 +230,16 @@ async function main() {
 ## Setup
 
 - Bundle: ${fmt(SIZE.keys)} keys, one view of 20 features (8 float64, 6 int64, 2 float32, 4 string), TTL 0.
-- Servers: two \`larder serve --bundles <dir>\` (logging off: "off" and "control") and one \`larder serve --bundles <dir> --log-served <dir> --log-sample 1\` (logging on), each with every other option at its default (drift sample 0.01), as child processes. The control is a second logging-off process: how far it lands from "off" is the noise of this machine and of one process against another.
+- Servers: two \`larder serve --bundles <dir>\` processes (logging off) and two \`larder serve --bundles <dir> --log-served <dir> --log-sample 1\` (logging on, each its own directory), started off, on, off, on, each with every other option at its default (drift sample 0.01). Two of each, because one process of the same code can run a few percent faster than another; how far the two of a kind land apart is shown as the spread.
 - Pinning: each server (all its threads, the log's file writes included) on core ${SERVER_CORE}; wrk (one thread, wrk/random-keys.lua) on core ${LOAD_CORE}.
-- Load: wrk, 10 connections, a fresh random key per entity per request; warm-up ${SIZE.warmupSec} s per server and case, then ${SIZE.rounds} rounds of ${SIZE.roundSec} s per server, each server going first, second and third in turn. Short rounds back to back: this machine's speed drifts by tens of percent within a minute, so each round compares servers measured seconds apart. A round in which other processes took more than ${DISTURBED_PCT}% of either core is run again (up to ${ATTEMPTS} times; disturbed rounds kept: ${rows.reduce((n, r) => n + SERVERS.reduce((m, s) => m + r.tally[s].disturbed, 0), 0)}).
+- Load: wrk, 10 connections, a fresh random key per entity per request; warm-up ${SIZE.warmupSec} s per server and case, then ${SIZE.rounds} rounds of ${SIZE.roundSec} s per server, each server going first, second, third and fourth in turn. Short rounds back to back: this machine's speed drifts by tens of percent within a minute, so each round compares servers measured seconds apart. A round in which other processes took more than ${DISTURBED_PCT}% of either core is run again (up to ${ATTEMPTS} times; disturbed rounds kept: ${rows.reduce((n, r) => n + SERVERS.reduce((m, s) => m + r.tally[s].disturbed, 0), 0)}).
 - Per-core throughput: responses / the server process's CPU seconds (user + system, all threads, from /proc); with the server alone on its core this is close to its requests/s.
-- Cost of logging: per round, 1 - (on's per-core throughput / the mean of off's and control's); judged on the median over the rounds. "Overall" divides the totals of all rounds instead.
+- Cost of logging: per round, 1 - (the mean per-core throughput of the two logging servers / that of the two without); judged on the median over the rounds. "Overall" uses each server's totals over all rounds instead. Spread: the median over rounds of 1 - second / first of each kind.
 
 ## Result
 
-| case (entities x features) | off: per CPU-second | control: per CPU-second | on: per CPU-second | cost of logging (median of rounds) | overall | control against off (median) | per round |
-| --- | --- | --- | --- | --- | --- | --- | --- |
+| case (entities x features) | off: per CPU-second (two servers) | on: per CPU-second (two servers) | cost of logging (median of rounds) | overall | spread: off, on | per round |
+| --- | --- | --- | --- | --- | --- | --- |
 ${table.map((t) => t.line).join('\n')}
 
 | target | measured | result |
