@@ -437,10 +437,13 @@ function writeCopied(w: JsonWriter, columns: readonly number[], first: number, n
   }
 }
 
-const P = 0x50;
-const N = 0x4e;
-const O = 0x4f;
-const U = 0x55;
+/** A status's letter as a byte, and the length of its word in a response's text with quotes and comma. */
+const codeOf = (status: FieldStatus) => ({ code: STATUS_CODES[status].charCodeAt(0), skip: status.length + 3 });
+const PRESENT = codeOf('PRESENT');
+const NULL_VALUE = codeOf('NULL_VALUE');
+const NOT_FOUND = codeOf('NOT_FOUND');
+const OUTSIDE_MAX_AGE = codeOf('OUTSIDE_MAX_AGE');
+const [P, O, U] = ['P', 'O', 'U'].map((c) => c.charCodeAt(0)) as [number, number, number];
 
 /**
  * The letters of a response's statuses text (`"PRESENT","NOT_FOUND"`: the
@@ -451,19 +454,9 @@ const U = 0x55;
 function writeCodesOfText(w: JsonWriter, bytes: Uint8Array, start: number, end: number): void {
   for (let i = start; i < end; ) {
     const first = bytes[i + 1]!;
-    if (first === P) {
-      w.byte(P);
-      i += 10; // "PRESENT",
-    } else if (first === O) {
-      w.byte(O);
-      i += 18; // "OUTSIDE_MAX_AGE",
-    } else if (bytes[i + 2] === U) {
-      w.byte(N);
-      i += 13; // "NULL_VALUE",
-    } else {
-      w.byte(0x4d); // M
-      i += 12; // "NOT_FOUND",
-    }
+    const status = first === P ? PRESENT : first === O ? OUTSIDE_MAX_AGE : bytes[i + 2] === U ? NULL_VALUE : NOT_FOUND;
+    w.byte(status.code);
+    i += status.skip;
   }
 }
 
