@@ -318,7 +318,7 @@ export class ServedTap {
         `larder_served_log_rows_total{result="failed"} ${s.rowsFailed + this.failed}`,
       );
       metricFamily(out, 'larder_served_log_buffer_rows', 'gauge', 'Entity rows waiting in the served-log buffer (bounded by --log-buffer-rows).');
-      out.push(`larder_served_log_buffer_rows ${this.queuedRows}`);
+      out.push(`larder_served_log_buffer_rows ${this.batchRows}`);
       metricFamily(out, 'larder_served_log_bytes_total', 'counter', 'Bytes written to served-log files.');
       out.push(`larder_served_log_bytes_total ${s.bytesWritten}`);
       metricFamily(out, 'larder_served_log_files_total', 'counter', 'Served-log files opened.');
