@@ -57,7 +57,8 @@ export class DeadlineList {
   }
 
   private arm(ms: number): void {
-    this.timer = setTimeout(this.fire, Math.max(1, Math.ceil(ms)));
+    // Unref'd: a deadline alone never keeps the process alive (its fetch holds a socket that does).
+    this.timer = setTimeout(this.fire, Math.max(1, Math.ceil(ms))).unref();
   }
 
   private readonly fire = (): void => {

@@ -80,14 +80,19 @@ class Waiter {
   }
 }
 
-/** A later lookup's key that joined a fetch already in flight (single-flight). */
+/** A later lookup's key that joined a fetch already in flight (single-flight); each join counts once in its waiter. */
 interface Join {
   waiter: Waiter;
-  /** The key's index in the fetch, and in the waiter's `found`. */
+  /** The key's index in the fetch. */
   index: number;
+  /** The key's index in the waiter's `found`. */
   at: number;
-  /** Whether this is the waiter's first key in this fetch (the one that counts it). */
-  first: boolean;
+}
+
+/** Where an in-flight key is: its fetch, and its index there. */
+interface InFlight {
+  fetch: Fetch;
+  index: number;
 }
 
 /**
@@ -138,14 +143,14 @@ class Fetch implements DeadlineEntry {
         if (row !== undefined) found[fresh[j]!] = row;
       }
     }
-    if (joins !== undefined && rows !== undefined) {
+    if (joins !== undefined) {
       for (const join of joins) {
-        const row = rows[join.index];
+        const row = rows?.[join.index];
         if (row !== undefined) join.waiter.found[join.at] = row;
+        join.waiter.done();
       }
     }
     owner.done();
-    if (joins !== undefined) for (const join of joins) if (join.first) join.waiter.done();
   }
 }
 
@@ -156,7 +161,7 @@ export class RedisTier implements Tier {
   readonly breaker: Breaker;
   private readonly views = new WeakMap<ViewSpec, ViewState>();
   /** Redis key -> the fetch bringing it. */
-  private readonly inflight = new Map<string, Fetch>();
+  private readonly inflight = new Map<string, InFlight>();
   /** Every fetch in flight, by deadline: one timer for all of them. */
   private readonly deadlines: DeadlineList;
   /** Lookups answered, by outcome (keys), for /metrics. */
@@ -198,7 +203,8 @@ export class RedisTier implements Tier {
       const flying = inflight.size === 0 ? undefined : inflight.get(redisKey);
       if (flying !== undefined) {
         waiter ??= new Waiter(found);
-        join(flying, waiter, redisKey, i);
+        waiter.pending++;
+        (flying.fetch.joins ??= []).push({ waiter, index: flying.index, at: i });
       } else if (fresh === undefined) {
         fresh = [i];
         freshKeys = [redisKey];
@@ -227,7 +233,7 @@ export class RedisTier implements Tier {
    */
   private fetch(fetch: Fetch): void {
     this.fetches++;
-    for (const k of fetch.redisKeys) this.inflight.set(k, fetch);
+    fetch.redisKeys.forEach((k, index) => this.inflight.set(k, { fetch, index }));
     this.deadlines.add(fetch);
     const client = this.opts.client;
     if (client.status !== 'connecting' && client.status !== 'connect') {
@@ -291,7 +297,7 @@ export class RedisTier implements Tier {
     this.deadlines.remove(fetch);
     fetch.stopWaiting?.();
     const inflight = this.inflight;
-    for (const k of fetch.redisKeys) if (inflight.get(k) === fetch) inflight.delete(k);
+    for (const k of fetch.redisKeys) if (inflight.get(k)?.fetch === fetch) inflight.delete(k);
     const missing = fetch.fresh.length - fetch.answered;
     if (missing > 0) {
       const kind: RedisFailure = timedOut && missing > fetch.failedKeys ? 'timeout' : 'error';
@@ -344,10 +350,3 @@ export class RedisTier implements Tier {
   }
 }
 
-/** A later lookup's key `redisKey` (its `found[at]`) joins `fetch`, which is bringing it. */
-function join(fetch: Fetch, waiter: Waiter, redisKey: string, at: number): void {
-  const joins = (fetch.joins ??= []);
-  const first = !joins.some((j) => j.waiter === waiter);
-  if (first) waiter.pending++;
-  joins.push({ waiter, index: fetch.redisKeys.indexOf(redisKey), at, first });
-}
