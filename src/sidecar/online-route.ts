@@ -80,6 +80,9 @@ export function errorAnswer(deps: RouteDeps, err: unknown, what: string): Answer
   return { status: bug.httpStatus, headers, body: JSON.stringify(bug.toJSON()) };
 }
 
+/** The route as error answers and logs name it. */
+const ROUTE_LABEL = `POST ${ONLINE_ROUTE}`;
+
 /**
  * The online route for any transport. `respond` delivers the answer and says
  * whether it reached the client (an answer to a connection that was already
@@ -101,11 +104,11 @@ export function handleOnline(
   try {
     checkBodyHeaders(header, deps.limits.maxBodyBytes);
   } catch (err) {
-    finish(errorAnswer(deps, err, `POST ${ONLINE_ROUTE}`));
+    finish(errorAnswer(deps, err, ROUTE_LABEL));
     return;
   }
   readBody((err, body) => {
-    if (err) finish(errorAnswer(deps, err, `POST ${ONLINE_ROUTE}`));
+    if (err) finish(errorAnswer(deps, err, ROUTE_LABEL));
     else answerBody(deps, body!, t0, finish, alloc);
   });
 }
@@ -118,32 +121,32 @@ export function handleOnline(
  */
 export function answerBody(deps: RouteDeps, bytes: Uint8Array, t0: number, done: (answer: Answer) => void, alloc?: (size: number) => Buffer<ArrayBuffer>): void {
   const state = deps.state.current;
-  let answer: Answer;
+  let pending: ResolvedRequest | Promise<ResolvedRequest>;
+  let t1: number;
   try {
     if (!state) throw new LarderError('LARDER_ERR_NOT_READY', `no bundle loaded: ${deps.state.notReadyReason}`);
     const body = parseJson(bytes);
-    const t1 = performance.now();
-    const pending = resolveRequest(state.catalog, state.resolver, body, deps.limits.maxEntities);
-    if (pending instanceof Promise) {
-      void pending.then(
-        (resolved) => {
-          let late: Answer;
-          try {
-            late = answerResolved(deps, state, resolved, t0, t1, alloc);
-          } catch (err) {
-            late = errorAnswer(deps, err, `POST ${ONLINE_ROUTE}`);
-          }
-          done(late);
-        },
-        (err: unknown) => done(errorAnswer(deps, err, `POST ${ONLINE_ROUTE}`)),
-      );
-      return;
-    }
-    answer = answerResolved(deps, state, pending, t0, t1, alloc);
+    t1 = performance.now();
+    pending = resolveRequest(state.catalog, state.resolver, body, deps.limits.maxEntities);
   } catch (err) {
-    answer = errorAnswer(deps, err, `POST ${ONLINE_ROUTE}`);
+    done(errorAnswer(deps, err, ROUTE_LABEL));
+    return;
   }
-  done(answer);
+  if (pending instanceof Promise) {
+    void pending.then(
+      (resolved) => done(answerOrError(deps, state, resolved, t0, t1, alloc)),
+      (err: unknown) => done(errorAnswer(deps, err, ROUTE_LABEL)),
+    );
+  } else done(answerOrError(deps, state, pending, t0, t1, alloc));
+}
+
+/** answerResolved, or the error answer when writing it throws. */
+function answerOrError(deps: RouteDeps, state: ServingState, resolved: ResolvedRequest, t0: number, t1: number, alloc?: (size: number) => Buffer<ArrayBuffer>): Answer {
+  try {
+    return answerResolved(deps, state, resolved, t0, t1, alloc);
+  } catch (err) {
+    return errorAnswer(deps, err, ROUTE_LABEL);
+  }
 }
 
 function answerResolved(deps: RouteDeps, state: ServingState, resolved: ResolvedRequest, t0: number, t1: number, alloc?: (size: number) => Buffer<ArrayBuffer>): Answer {

@@ -12,7 +12,7 @@ import type { BundleManifest } from '../core/bundle/format.js';
 import type { ServingCatalog } from '../core/feast/catalog.js';
 import type { Bundle } from '../core/local-store.js';
 import { Resolver } from '../core/resolve/resolver.js';
-import { DEFAULT_TIER_NAME, type Tier } from '../core/resolve/tier.js';
+import { BUNDLE_TIER_NAME, DEFAULT_TIER_NAME, type Tier } from '../core/resolve/tier.js';
 import { BundleTier } from '../core/resolve/tiers/bundle.js';
 import type { LruTier } from '../core/resolve/tiers/lru.js';
 
@@ -71,7 +71,7 @@ export class ServingStateHolder {
 
   /** The tier names a request's answer is counted under, in walk order, then 'default'. */
   tierNames(): readonly string[] {
-    return this.state?.resolver.tierNames ?? [...this.walk({ name: 'bundle' }).map((t) => t.name), DEFAULT_TIER_NAME];
+    return this.state?.resolver.tierNames ?? [...this.walk({ name: BUNDLE_TIER_NAME }).map((t) => t.name), DEFAULT_TIER_NAME];
   }
 
   /**
