@@ -23,7 +23,7 @@ import { valueStatus } from '../src/core/asof.js';
 import { LarderError } from '../src/core/errors.js';
 import type { FeatureViewDef } from '../src/core/repo/types.js';
 import { type Tolerance, EXACT } from '../src/core/shadow/compare.js';
-import { type ServedRecord, ServedRecordError, parseServedRecords } from '../src/core/shadow/served-record.js';
+import { type ServedLine, type ServedRecord, ServedRecordError, parseServedLine, servedRecords } from '../src/core/shadow/served-record.js';
 import { type ComparedFeature, type ShadowSummary, ShadowAccumulator, type Verdict, verdict } from '../src/core/shadow/summary.js';
 import { planViews } from './build.js';
 import { type LoadedRepo, loadRepo } from './config.js';
@@ -83,13 +83,8 @@ async function logFiles(dir: string): Promise<string[]> {
   return files;
 }
 
-/**
- * The log's records in batches of at most `size`, read line by line, so
- * that a log of any length is compared in bounded memory. A line that is
- * not a record fails the run, naming its file and line.
- */
-async function* recordBatches(files: readonly string[], size: number): AsyncGenerator<ServedRecord[]> {
-  let batch: ServedRecord[] = [];
+/** The log's lines, read one at a time. A line that is not a record fails the run, naming its file and line. */
+async function* servedLines(files: readonly string[]): AsyncGenerator<ServedLine> {
   for (const file of files) {
     const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
     let lineNo = 0;
@@ -97,22 +92,32 @@ async function* recordBatches(files: readonly string[], size: number): AsyncGene
       for await (const line of lines) {
         lineNo++;
         if (line.trim() === '') continue;
+        let parsed: ServedLine;
         try {
-          for (const record of parseServedRecords(line)) batch.push(record);
+          parsed = parseServedLine(line);
         } catch (e) {
           if (e instanceof ServedRecordError) throw new LarderError('LARDER_ERR_SOURCE', `${file}:${lineNo}: not a served-log record: ${e.message}`);
           throw e;
         }
-        if (batch.length >= size) {
-          yield batch;
-          batch = [];
-        }
+        yield parsed;
       }
     } catch (e) {
       if (e instanceof LarderError) throw e;
       throw new LarderError('LARDER_ERR_SOURCE', `${file}: cannot read the served log: ${(e as Error).message}`);
     } finally {
       lines.close();
+    }
+  }
+}
+
+/** The log's records in batches of at most `size`, so that a log of any length is compared in bounded memory. */
+async function* recordBatches(files: readonly string[], size: number): AsyncGenerator<ServedRecord[]> {
+  let batch: ServedRecord[] = [];
+  for await (const line of servedLines(files)) {
+    for (const record of servedRecords(line)) batch.push(record);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
     }
   }
   if (batch.length > 0) yield batch;
@@ -127,37 +132,42 @@ interface LogSurvey {
   /** Logged entities of this project. */
   entities: number;
   otherProject: number;
+  /** Logged values (entity x feature) of this project whose feature the repo does not know. */
+  unknownFeature: number;
 }
 
-async function surveyLog(files: readonly string[], repo: LoadedRepo['repo'], batchRecords: number): Promise<LogSurvey> {
-  const survey: LogSurvey = { refs: new Map(), views: [], entities: 0, otherProject: 0 };
-  for await (const batch of recordBatches(files, batchRecords)) {
-    for (const r of batch) {
-      if (r.project !== repo.project) {
-        survey.otherProject++;
-        continue;
-      }
-      survey.entities++;
-      for (const sv of r.views) {
-        for (const name of sv.features) {
-          const ref = `${sv.view}:${name}`;
-          if (survey.refs.has(ref)) continue;
-          const view = repo.featureViews.find((v) => v.name === sv.view);
-          const featureIndex = view ? view.features.findIndex((x) => x.name === name) : -1;
-          if (!view || featureIndex < 0) {
-            survey.refs.set(ref, null);
-            continue;
-          }
-          if (!survey.views.includes(view)) survey.views.push(view);
-          survey.refs.set(ref, {
-            view: survey.views.indexOf(view), featureIndex, output: 0,
-            compared: { ref, view: view.name, dtype: view.features[featureIndex]!.dtype, ttlSeconds: view.ttlSeconds },
-          });
-        }
+/** Reads the log's lines once (not its per-entity records): a line's features are those of all its entities. */
+async function surveyLog(files: readonly string[], repo: LoadedRepo['repo']): Promise<LogSurvey> {
+  const survey: LogSurvey = { refs: new Map(), views: [], entities: 0, otherProject: 0, unknownFeature: 0 };
+  for await (const line of servedLines(files)) {
+    const n = line.entity_index.length;
+    if (line.project !== repo.project) {
+      survey.otherProject += n;
+      continue;
+    }
+    survey.entities += n;
+    for (const sv of line.views) {
+      for (const name of sv.features) {
+        const ref = `${sv.view}:${name}`;
+        if (!survey.refs.has(ref)) survey.refs.set(ref, resolveRef(survey, repo, sv.view, name));
+        if (survey.refs.get(ref) === null) survey.unknownFeature += n;
       }
     }
   }
   return survey;
+}
+
+/** The repo's feature `view:name` (adding its view to the survey's), or null when the repo does not have it. */
+function resolveRef(survey: LogSurvey, repo: LoadedRepo['repo'], viewName: string, name: string): FeatureRef | null {
+  const view = repo.featureViews.find((v) => v.name === viewName);
+  const featureIndex = view ? view.features.findIndex((x) => x.name === name) : -1;
+  if (!view || featureIndex < 0) return null;
+  if (!survey.views.includes(view)) survey.views.push(view);
+  const ref = `${viewName}:${name}`;
+  return {
+    view: survey.views.indexOf(view), featureIndex, output: 0,
+    compared: { ref, view: view.name, dtype: view.features[featureIndex]!.dtype, ttlSeconds: view.ttlSeconds },
+  };
 }
 
 /** DuckDB JS values as plain JSON-able ones: integers as numbers, lists as arrays. */
@@ -204,16 +214,15 @@ async function loadProbes(conn: DuckDBConnection, records: readonly ServedRecord
 
 /**
  * Compares one batch: each row of the join's `result` (one per record, by
- * its position in `records`) against the values that record logged.
- * Returns the logged values whose feature the repo does not know.
+ * its position in `records`) against the values that record logged (those
+ * of features the repo does not know are skipped: the survey counted them).
  */
 async function compareBatch(
   result: Awaited<ReturnType<DuckDBConnection['stream']>>,
   records: readonly ServedRecord[],
   ctx: { known: readonly FeatureRef[]; byRef: ReadonlyMap<string, FeatureRef>; plans: readonly ViewReadPlan[]; acc: ShadowAccumulator },
-): Promise<number> {
+): Promise<void> {
   const { known, byRef, plans, acc } = ctx;
-  let unknownFeature = 0;
   const names = result.columnNames();
   const col = (name: string) => names.indexOf(name);
   const rowCol = col(PROBE_ROW);
@@ -225,10 +234,7 @@ async function compareBatch(
       for (const sv of record.views) {
         for (let j = 0; j < sv.features.length; j++) {
           const ref = byRef.get(`${sv.view}:${sv.features[j]}`);
-          if (!ref) {
-            unknownFeature++;
-            continue;
-          }
+          if (!ref) continue;
           const vc = viewCols[ref.view]!;
           const oc = outCols[ref.output]!;
           const rowStatus = ROW_STATUS_CODES[Number(row[vc.status])]!;
@@ -250,7 +256,6 @@ async function compareBatch(
       }
     }
   }
-  return unknownFeature;
 }
 
 /** Runs the comparison; see ShadowOptions. */
@@ -267,10 +272,10 @@ export async function runShadow(opts: ShadowOptions): Promise<ShadowResult> {
   // Two passes: the first checks every line and finds the features logged
   // (the join's columns); the second compares batch by batch.
   const batchRecords = opts.batchRecords ?? DEFAULT_BATCH_RECORDS;
-  const survey = await surveyLog(files, repo, batchRecords);
+  const survey = await surveyLog(files, repo);
   const { refs, views } = survey;
   const warnings: string[] = [];
-  const skipped = { otherProject: survey.otherProject, unknownFeature: 0 };
+  const skipped = { otherProject: survey.otherProject, unknownFeature: survey.unknownFeature };
   if (skipped.otherProject > 0) warnings.push(`${skipped.otherProject} logged entities are of another project than "${repo.project}" and were skipped`);
   const unknown = [...refs].filter(([, v]) => v === null).map(([k]) => k);
   if (unknown.length > 0) warnings.push(`features not in the repo any more, not compared: ${unknown.join(', ')}`);
@@ -307,10 +312,7 @@ export async function runShadow(opts: ShadowOptions): Promise<ShadowResult> {
       for (const r of records) acc.addRecord(r.request_ms, r.bundle_version);
       progress({ phase: 'join', message: `recomputing the values of logged entities ${done + 1}-${done + records.length} of ${survey.entities} at their request times` });
       done += records.length;
-      if (!sql) {
-        skipped.unknownFeature += records.reduce((n, r) => n + r.views.reduce((t, v) => t + v.features.length, 0), 0);
-        continue;
-      }
+      if (!sql) continue;
       mistyped += await loadProbes(conn, records, keyTypes);
       let result;
       try {
@@ -318,7 +320,7 @@ export async function runShadow(opts: ShadowOptions): Promise<ShadowResult> {
       } catch (e) {
         throw new LarderError('LARDER_ERR_SOURCE', `${loaded.file}: shadow join failed: ${duckdbMessage(e)}`, { cause: e });
       }
-      skipped.unknownFeature += await compareBatch(result, records, { known, byRef, plans, acc });
+      await compareBatch(result, records, { known, byRef, plans, acc });
     }
     if (mistyped > 0) warnings.push(`${mistyped} logged join key values have another type than the views' sources give them; those entities read as not found offline`);
   } finally {
