@@ -268,6 +268,14 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   },
 ];
 
+/** An option's value, or its default from SERVE_OPTIONS when the caller left it out. */
+export function serveOption<K extends keyof ServeOptions>(options: ServeOptions, key: K): Exclude<ServeOptions[K], undefined> {
+  const given = options[key];
+  if (given !== undefined) return given as Exclude<ServeOptions[K], undefined>;
+  const spec = SERVE_OPTIONS.find((s) => s.key === key)!;
+  return spec.parse(spec.defaultText!) as Exclude<ServeOptions[K], undefined>;
+}
+
 export const SERVE_COMMAND: CommandSpec<ServeOptions> = {
   name: 'serve',
   about: "Serves bundles over Feast's HTTP API: POST /get-online-features and /push, GET /health, /ready, /bundle, /metrics, /drift, /hot-keys, POST /admin/rollback.",

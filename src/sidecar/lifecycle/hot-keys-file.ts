@@ -19,7 +19,7 @@ import type { ServingStateHolder } from '../serving-state.js';
 import { type HotKeyCounter, hotKeysCsv } from './hot-keys.js';
 
 /** The file a view's hot keys are written to. */
-export const hotKeysFileName = (view: string): string => `${encodeURIComponent(view)}.hot-keys.csv`;
+const hotKeysFileName = (view: string): string => `${encodeURIComponent(view)}.hot-keys.csv`;
 
 export interface HotKeyFilesOptions {
   dir: string;
@@ -34,8 +34,6 @@ export class HotKeyFiles {
   /** The write under way, so that ticks and the final write never overlap. */
   private writing: Promise<void> | undefined;
   private readonly burst: BurstLog;
-  /** Files written, for tests and logs. */
-  written = 0;
 
   private constructor(private readonly opts: HotKeyFilesOptions) {
     this.burst = new BurstLog(opts.log);
@@ -73,7 +71,6 @@ export class HotKeyFiles {
       const text = hotKeysCsv(view.joinKeys.map((k) => k.name), counter.top(view.name, counter.capacity));
       try {
         await replaceFile(path, tempPathFor(path), (file) => file.writeFile(text));
-        this.written++;
       } catch (e) {
         this.burst.warn('hot keys file', `hot keys: could not write ${path}: ${(e as Error).message}; trying again in ${this.opts.everyMs / 1000} s`);
       }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Hono } from 'hono';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { ServeOptions } from '../options.js';
+import { type ServeOptions, serveOption } from '../options.js';
 import type { ServingStateHolder } from '../serving-state.js';
 import { type Measured, mountAdmin } from './admin.js';
 import { BundleGate } from './gate.js';
@@ -26,8 +26,6 @@ export interface Lifecycle {
   /** With --bundle-url: starts following the origin; `landed` is the folder source's check. */
   startSync(landed: () => Promise<void>): Promise<void>;
   sync: OriginSync | undefined;
-  /** With --hot-keys-out: the files written from the counter. */
-  hotKeyFiles: HotKeyFiles | undefined;
   /** Stops following the origin and the hot keys timer. */
   stop(): void;
   /** At shutdown, after the last request: writes the hot keys files one last time. */
@@ -43,13 +41,12 @@ export async function createLifecycle(options: ServeOptions, deps: { holder: Ser
   let hotKeyFiles: HotKeyFiles | undefined;
   if (options.hotKeysOut !== undefined) {
     if (hotKeys.capacity === 0) throw new LarderError('LARDER_ERR_OPTION', '--hot-keys-out needs hot-key counting, but --hot-key-capacity is 0');
-    hotKeyFiles = await HotKeyFiles.start({ dir: options.hotKeysOut, everyMs: (options.hotKeysEverySeconds ?? 60) * 1000, counter: hotKeys, holder: deps.holder, log: deps.log });
+    hotKeyFiles = await HotKeyFiles.start({ dir: options.hotKeysOut, everyMs: serveOption(options, 'hotKeysEverySeconds') * 1000, counter: hotKeys, holder: deps.holder, log: deps.log });
   }
   let sync: OriginSync | undefined;
   return {
     gate,
     hotKeys,
-    hotKeyFiles,
     get sync() {
       return sync;
     },

@@ -7,20 +7,12 @@ import type { ValueRule } from '../../core/asof.js';
 import { BurstLog, type Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { LarderError } from '../../core/errors.js';
-import { SERVE_OPTIONS, type ServeOptions } from '../options.js';
+import { type ServeOptions, serveOption as option } from '../options.js';
 import { FileSink } from './file-sink.js';
 import { ServedTap } from './tap.js';
 
 /** Unwritten log bytes the sink may hold before the tap stops feeding it (and drops once its buffer fills). */
 export const MAX_PENDING_BYTES = 32 * 1024 * 1024;
-
-/** An option's value, or its default from SERVE_OPTIONS when the caller left it out. */
-function option<K extends keyof ServeOptions>(options: ServeOptions, key: K): Exclude<ServeOptions[K], undefined> {
-  const given = options[key];
-  if (given !== undefined) return given as Exclude<ServeOptions[K], undefined>;
-  const spec = SERVE_OPTIONS.find((s) => s.key === key)!;
-  return spec.parse(spec.defaultText!) as Exclude<ServeOptions[K], undefined>;
-}
 
 export interface TapDeps {
   rule: ValueRule;
