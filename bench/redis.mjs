@@ -222,23 +222,25 @@ async function readSections(redis, results) {
     pinProcess(redis.pid, LOAD_CORE);
     const loads = {};
     const paths = [['redis', viaRedis], ['bundle', viaBundle], ['bare', bare]];
-    for (const entities of LOAD_SHAPES) for (let round = 0; round < LOAD_ROUNDS; round++) {
-      // The bare server answers a sidecar answer of this shape, with its headers.
-      const sample = await sampleAnswer(viaBundle.url, '/get-online-features', bodyN(entities));
-      await bare.setAnswer(sample.body, sample.headers);
+    for (const entities of LOAD_SHAPES) {
       const parts = { prefix: `{"features":[${FEATURE_LIST}],"entities":{"user_id":[`, suffix: ']}}', entities, keys: KEYS };
-      for (let i = 0; i < paths.length; i++) {
-        const [path, s] = paths[(i + round) % paths.length];
-        const name = `${path} ${entities}`;
-        loads[name] ??= [];
-        const redis0 = cpuMs(redis.pid);
-        const r = await runWrk({ url: s.url, parts, connections: LOAD_CONNECTIONS, durationSec: LOAD_SECONDS, serverPid: s.pid });
-        // The bare server never asks Redis: only its own CPU counts.
-        const redisUs = path === 'bare' ? 0 : ((cpuMs(redis.pid) - redis0) * 1000) / r.requests;
-        // redis-server shares the load generator's core by design: only what is left beyond it disturbs.
-        const redisPct = (redisUs * r.rps) / 1e4;
-        const disturbed = Math.max(r.otherServerCorePct, r.otherLoadCorePct - redisPct) > DISTURBED_PCT;
-        loads[name].push({ rps: r.rps, serverUs: r.serverCpuUsPerRequest, redisUs, perCore: 1e6 / (r.serverCpuUsPerRequest + redisUs), serverPct: r.serverCpuPct, p50: r.p50, p99: r.p99, non2xx: r.non2xx + r.errors, disturbed });
+      for (let round = 0; round < LOAD_ROUNDS; round++) {
+        // The bare server answers a sidecar answer of this shape, with its headers.
+        const sample = await sampleAnswer(viaBundle.url, '/get-online-features', bodyN(entities));
+        await bare.setAnswer(sample.body, sample.headers);
+        for (let i = 0; i < paths.length; i++) {
+          const [path, s] = paths[(i + round) % paths.length];
+          const name = `${path} ${entities}`;
+          loads[name] ??= [];
+          const redis0 = cpuMs(redis.pid);
+          const r = await runWrk({ url: s.url, parts, connections: LOAD_CONNECTIONS, durationSec: LOAD_SECONDS, serverPid: s.pid });
+          // The bare server never asks Redis: only its own CPU counts.
+          const redisUs = path === 'bare' ? 0 : ((cpuMs(redis.pid) - redis0) * 1000) / r.requests;
+          // redis-server shares the load generator's core by design: only what is left beyond it disturbs.
+          const redisPct = (redisUs * r.rps) / 1e4;
+          const disturbed = Math.max(r.otherServerCorePct, r.otherLoadCorePct - redisPct) > DISTURBED_PCT;
+          loads[name].push({ rps: r.rps, serverUs: r.serverCpuUsPerRequest, redisUs, perCore: 1e6 / (r.serverCpuUsPerRequest + redisUs), serverPct: r.serverCpuPct, p50: r.p50, p99: r.p99, non2xx: r.non2xx + r.errors, disturbed });
+        }
       }
     }
     results.loads = loads;

@@ -66,7 +66,8 @@ const log = (msg) => console.error(`[bench] ${msg}`);
 
 // A missing tool should fail now, with how to install it, not minutes in.
 try {
-  if (parts.includes('sidecar')) sidecarTools();
+  // The parts that pin a server and load it with wrk (their scripts also check when run alone).
+  if (parts.some((p) => ['sidecar', 'redis', 'served-log'].includes(p))) sidecarTools();
 } catch (e) {
   if (!(e instanceof BenchSetupError)) throw e;
   console.error(`bench: ${e.message}`);

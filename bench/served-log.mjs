@@ -29,8 +29,9 @@ import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './lib/children.mjs';
+import { freePort, waitForOk } from './lib/children.mjs';
 import { DISTURBED_PCT, LOAD_CORE, SERVER_CORE, disturbance, isDisturbed, pinned } from './lib/pinning.mjs';
+import { median } from './lib/stats.mjs';
 import { runWrk, sidecarTools } from './lib/wrk.mjs';
 import { encodeBundle } from '../dist/src/core/bundle/encode.js';
 import { bundleFileName } from '../dist/src/core/bundle/format.js';
@@ -79,13 +80,10 @@ async function startServer(bundles, extra) {
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(`${url}/ready`)).ok) return { child, url, err: () => err };
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`server did not start: ${err}`);
+  await waitForOk(`${url}/ready`, 10_000, () => child.exitCode === null).catch((e) => {
+    throw new Error(`server did not start: ${e.message}\n${err}`);
+  });
+  return { child, url };
 }
 
 /** The request of case `c` around its keys, as wrk/random-keys.lua builds it. */
@@ -103,7 +101,7 @@ async function load(server, c, seconds) {
     console.error(`  disturbed (${disturbance(run).toFixed(0)}% of a core taken by other work), ${attempt < ATTEMPTS ? 'again' : 'kept'}`);
   }
   const cpuSeconds = (run.serverCpuUsPerRequest * run.requests) / 1e6;
-  return { responses: run.requests, bad: run.non2xx + run.errors, cpuSeconds, wall: run.requests / run.rps, disturbed: isDisturbed(run), serverCpuPct: run.serverCpuPct };
+  return { responses: run.requests, rps: run.rps, bad: run.non2xx + run.errors, cpuSeconds, disturbed: isDisturbed(run), serverCpuPct: run.serverCpuPct };
 }
 
 async function metric(url, name) {
@@ -131,13 +129,6 @@ async function countLogged(dir) {
 
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 
-/** The median of `xs`. */
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 /**
  * Two processes with logging off and two with it on, started in turn: one
  * process can run a few percent faster than another of the same code
@@ -161,7 +152,7 @@ async function main() {
   try {
     for (const c of CASES) {
       for (const s of SERVERS) await load(servers[s], c, SIZE.warmupSec);
-      const tally = Object.fromEntries(SERVERS.map((s) => [s, { responses: 0, cpu: 0, wall: 0, bad: 0, rounds: [], disturbed: 0 }]));
+      const tally = Object.fromEntries(SERVERS.map((s) => [s, { responses: 0, cpu: 0, bad: 0, rounds: [], disturbed: 0 }]));
       for (let r = 0; r < SIZE.rounds; r++) {
         // Each server goes first, second, third and fourth in turn.
         const order = SERVERS.map((_, i) => SERVERS[(i + r) % SERVERS.length]);
@@ -170,11 +161,10 @@ async function main() {
           const t = tally[which];
           t.responses += res.responses;
           t.cpu += res.cpuSeconds;
-          t.wall += res.wall;
           t.bad += res.bad;
           t.disturbed += res.disturbed ? 1 : 0;
           t.rounds.push(res.responses / res.cpuSeconds);
-          console.error(`${c.id} round ${r + 1} ${which}: ${fmt(res.responses / res.wall)} req/s, ${fmt(res.responses / res.cpuSeconds)} per CPU-second, server ${res.serverCpuPct.toFixed(0)}% of its core`);
+          console.error(`${c.id} round ${r + 1} ${which}: ${fmt(res.rps)} req/s, ${fmt(res.responses / res.cpuSeconds)} per CPU-second, server ${res.serverCpuPct.toFixed(0)}% of its core`);
         }
       }
       rows.push({ c, tally });

@@ -12,6 +12,7 @@
  * - Fixed rate (1x20 at 1,000/s, 100x50 at 200/s): autocannon in
  *   load-child.mjs, every response time in an HDR histogram (µs).
  */
+import { answerHeaders, bareChannel } from './lib/bare.mjs';
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -78,9 +79,6 @@ function asInProcess(text, expected, request, bundle) {
   return JSON.stringify(parsed);
 }
 
-/** Response headers that belong to the connection, not to the answer: node:http writes its own. */
-const CONNECTION_HEADERS = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
-
 /**
  * Checks the sidecar's answers for `samples` bodies against the in-process
  * API on the same bundle (the same JSON, float32 values read back as the
@@ -101,7 +99,7 @@ async function validate(url, bundle, nextBody, samples) {
       mismatches.push(mismatches.length < 3 ? `status ${r.status}, got ${r.text.slice(0, 300)} expected ${expected.slice(0, 300)}` : '');
     }
     answers.push(r.text);
-    headers ??= Object.fromEntries([...r.headers].filter(([k]) => !CONNECTION_HEADERS.has(k)));
+    headers ??= answerHeaders(r.headers);
   }
   answers.sort((a, b) => a.length - b.length);
   const median = answers[answers.length >> 1];
@@ -135,15 +133,7 @@ function startPinned(args, { ipc = false } = {}) {
 
 function startBare(port) {
   const s = startPinned([join(ROOT, 'bench/bare-server.mjs'), String(port)], { ipc: true });
-  const ready = new Promise((resolve, reject) => {
-    s.child.once('message', (m) => (m?.listening ? resolve() : reject(new Error(`bare server: ${JSON.stringify(m)}`))));
-    s.child.once('exit', (code) => reject(new Error(`bare server exited with ${code}: ${s.output()}`)));
-  });
-  const setAnswer = (body, headers) => new Promise((resolve) => {
-    s.child.once('message', resolve);
-    s.child.send({ body, headers });
-  });
-  return { ...s, ready, setAnswer, url: `http://127.0.0.1:${port}` };
+  return { ...s, ...bareChannel(s.child, s.output), url: `http://127.0.0.1:${port}` };
 }
 
 function startSidecar(bundlesDir, port, extraArgs) {

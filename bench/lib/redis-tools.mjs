@@ -6,21 +6,12 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { answerHeaders, bareChannel } from './bare.mjs';
+import { freePort } from './children.mjs';
 
 const run = promisify(execFile);
-
-export function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export async function waitUntil(what, check, timeoutMs = 30_000) {
   const until = Date.now() + timeoutMs;
@@ -70,34 +61,21 @@ export async function startSidecar(root, args) {
 export async function startBare(root) {
   const port = await freePort();
   const c = child(process.execPath, [join(root, 'bench/bare-server.mjs'), String(port)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-  await new Promise((resolve, reject) => {
-    c.proc.once('message', (m) => (m?.listening ? resolve() : reject(new Error(`bare server: ${JSON.stringify(m)}`))));
-    c.proc.once('exit', (code) => reject(new Error(`bare server exited with ${code}: ${c.stderr()}`)));
-  });
-  const setAnswer = (body, headers) => new Promise((resolve) => {
-    c.proc.once('message', resolve);
-    c.proc.send({ body, headers });
-  });
+  const { ready, setAnswer } = bareChannel(c.proc, c.stderr);
+  await ready;
   return { url: `http://127.0.0.1:${port}`, port, pid: c.proc.pid, setAnswer, stop: () => c.proc.kill('SIGTERM') };
 }
-
-/** Response headers that belong to the connection, not to the answer: node:http writes its own. */
-const CONNECTION_HEADERS = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
 
 /** One answer of `url` to `body`: its text and its answer headers (for the bare server to send the same). */
 export async function sampleAnswer(url, path, body) {
   const r = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   const text = await r.text();
   if (r.status !== 200) throw new Error(`sample answer: status ${r.status}: ${text.slice(0, 200)}`);
-  return { body: text, headers: Object.fromEntries([...r.headers].filter(([k]) => !CONNECTION_HEADERS.has(k))) };
+  return { body: text, headers: answerHeaders(r.headers) };
 }
 
 /** CPU ms (user + system) used so far by `pid`. */
-export function cpuMs(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-}
+export { cpuMsOf as cpuMs } from './proc-cpu.mjs';
 
 /**
  * One keep-alive connection sending POSTs one at a time. `post(body)`
