@@ -143,6 +143,7 @@ const NEXT_CODES = textOf('","');
 const VIEW_END = textOf('"]}');
 const LINE_END = textOf(']}\n');
 const NULL = textOf('null');
+const COMMA = textOf(',');
 
 /**
  * A selection's output columns grouped by view, as lines list them: views
@@ -322,8 +323,8 @@ export class ServedLineWriter {
     const w = this.out;
     const { rows, servedBy } = result;
     const tiers = tierTexts(tierNames);
-    // Every entity from one tier, or without created times (the usual
-    // case): the item once, then doubled.
+    // Every entity from one tier, with one event time, or without created
+    // times (the usual case): the item once, then doubled.
     if (keep === null && sameTier(servedBy, n)) writeRepeated(w, tiers[servedBy[0]!]!, n);
     else {
       for (let i = 0, c = 0; i < n; i++) {
@@ -333,7 +334,11 @@ export class ServedLineWriter {
       }
     }
     w.chunk(EVENT);
-    for (let i = 0, c = 0; i < n; i++) {
+    if (keep === null && sameEventTime(rows, n)) {
+      const start = w.length;
+      w.integer(rows[0]!.eventTsMs);
+      repeatItem(w, start, n, COMMA);
+    } else for (let i = 0, c = 0; i < n; i++) {
       if (keep !== null && keep[i] === 0) continue;
       if (c++ > 0) w.byte(0x2c);
       const row = rows[i];
@@ -379,6 +384,14 @@ function sameTier(servedBy: Uint8Array, n: number): boolean {
   return true;
 }
 
+/** Every entity has a row, all with one event time (a snapshot's rows often share it). */
+function sameEventTime(rows: readonly (Row | undefined)[], n: number): boolean {
+  const first = rows[0];
+  if (!first) return false;
+  for (let i = 1; i < n; i++) if (rows[i]?.eventTsMs !== first.eventTsMs) return false;
+  return true;
+}
+
 function noCreatedTimes(rows: readonly (Row | undefined)[], n: number): boolean {
   for (let i = 0; i < n; i++) if (rows[i]?.createdTsMs != null) return false;
   return true;
@@ -398,14 +411,20 @@ function repeatUnit(w: JsonWriter, unitStart: number, count: number): void {
   }
 }
 
+/** Repeats the item written last (from `itemStart` on) until it stands `count` times in all, `separator` between them. */
+function repeatItem(w: JsonWriter, itemStart: number, count: number, separator: Uint8Array): void {
+  if (count <= 1) return;
+  const itemEnd = w.length;
+  w.chunk(separator);
+  w.repeat(itemStart, itemEnd);
+  repeatUnit(w, itemEnd, count - 1);
+}
+
 /** `count` (at least 1) copies of `item`, separated by commas. */
 function writeRepeated(w: JsonWriter, item: Uint8Array, count: number): void {
+  const start = w.length;
   w.chunk(item);
-  if (count === 1) return;
-  const unitStart = w.length;
-  w.byte(0x2c);
-  w.chunk(item);
-  repeatUnit(w, unitStart, count - 1);
+  repeatItem(w, start, count, COMMA);
 }
 
 /**
@@ -421,8 +440,17 @@ function writeCopied(w: JsonWriter, columns: readonly number[], first: number, n
   }
   w.chunk(CODES_OPEN);
   // The features of a view mostly share their statuses (the response then
-  // points them at one text): such a feature's letters are the previous
-  // feature's, copied from the line's own bytes.
+  // points them at one text). When all of them do: one feature's letters,
+  // then doubled.
+  if (sameStatusSpan(columns, first, spans)) {
+    const start = w.length;
+    const at = 4 * (first + columns[0]!);
+    writeCodesOfText(w, bytes, spans[at + 2]!, spans[at + 3]!);
+    repeatItem(w, start, columns.length, NEXT_CODES);
+    return;
+  }
+  // Else a feature sharing the previous feature's statuses copies its
+  // letters from the line's own bytes.
   let previousSpan = -1;
   let previousStart = 0;
   for (let c = 0; c < columns.length; c++) {
@@ -435,6 +463,13 @@ function writeCopied(w: JsonWriter, columns: readonly number[], first: number, n
     previousSpan = span;
     previousStart = start;
   }
+}
+
+/** Whether every column's statuses are one text of the response (one span). */
+function sameStatusSpan(columns: readonly number[], first: number, spans: ResponseSpans): boolean {
+  const span = spans[4 * (first + columns[0]!) + 2];
+  for (let c = 1; c < columns.length; c++) if (spans[4 * (first + columns[c]!) + 2] !== span) return false;
+  return true;
 }
 
 /** A status's letter as a byte, and the length of its word in a response's text with quotes and comma. */
