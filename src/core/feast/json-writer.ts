@@ -61,19 +61,6 @@ export class JsonWriter {
     return this.buf.subarray(0, this.at);
   }
 
-  /**
-   * Hands over the bytes written (a view of the buffer, no longer written
-   * to) and goes on writing from the start of `next`: for a caller that
-   * collects many documents and passes them on in batches.
-   */
-  swap(next: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
-    const full = this.buf.subarray(0, this.at);
-    this.buf = next;
-    this.words = undefined;
-    this.at = 0;
-    return full;
-  }
-
   /** Forgets what was written after the mark `at` (from length). */
   truncate(at: number): void {
     if (at < this.at) this.at = at;
