@@ -228,12 +228,15 @@ const STAGE_BYTES = 32 * 1024;
 /**
  * Writes the log lines of answered requests, one after the other, into a
  * batch (through a small buffer, see STAGE_BYTES); `take` hands the batch
- * over. Its buffers come back (give) once
- * written: a fresh array of some hundred KB per batch cost about a
- * millisecond on a VM (page faults).
+ * over. Its buffers come back (give) once written: a fresh array of some
+ * hundred KB per batch cost about a millisecond on a VM (page faults).
  */
 export class ServedLineWriter {
+  /** Where lines are written; whole lines move on to the batch. */
   private readonly out = new JsonWriter();
+  /** The batch: whole lines moved out of `out`, batch[0..batchLength). */
+  private batch: Uint8Array<ArrayBuffer> = new Uint8Array(FIRST_BATCH_BYTES);
+  private batchLength = 0;
   private readonly spare: Uint8Array<ArrayBuffer>[] = [];
   /** `,"request_id":"<prefix>`, closed after each request's number. */
   private readonly idOpen: Uint8Array;
@@ -244,10 +247,6 @@ export class ServedLineWriter {
   constructor(requestIdPrefix = '') {
     this.idOpen = textOf(`,"request_id":${JSON.stringify(requestIdPrefix).slice(0, -1)}`);
   }
-
-  /** The batch: whole lines moved out of `out`, batch[0..batchLength). */
-  private batch: Uint8Array<ArrayBuffer> = new Uint8Array(FIRST_BATCH_BYTES);
-  private batchLength = 0;
 
   /** Bytes written and not yet taken. */
   get length(): number {
