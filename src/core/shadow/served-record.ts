@@ -333,7 +333,7 @@ export class ServedLineWriter {
       w.chunk(view.open);
       this.writeRows(results.get(view.name)!, tierNames, n, keep);
       w.chunk(view.names);
-      if (copied) writeCopied(w, view.columns, first, n, bytes, spans);
+      if (copied) writeCopied(w, view.columns, first, bytes, spans);
       else writeJudged(w, view.columns, answer, keep);
       w.chunk(VIEW_END);
     }
@@ -459,7 +459,7 @@ function writeRepeated(w: JsonWriter, item: Uint8Array, count: number): void {
  * statuses read from it as letters (every entity is logged; the values are
  * opened by the view's names).
  */
-function writeCopied(w: JsonWriter, columns: readonly number[], first: number, n: number, bytes: Uint8Array, spans: ResponseSpans): void {
+function writeCopied(w: JsonWriter, columns: readonly number[], first: number, bytes: Uint8Array, spans: ResponseSpans): void {
   for (let c = 0; c < columns.length; c++) {
     const at = 4 * (first + columns[c]!);
     if (c > 0) w.chunk(NEXT_LIST);
@@ -467,36 +467,19 @@ function writeCopied(w: JsonWriter, columns: readonly number[], first: number, n
   }
   w.chunk(CODES_OPEN);
   // The features of a view mostly share their statuses (the response then
-  // points them at one text). When all of them do: one feature's letters,
-  // then doubled.
-  if (sameStatusSpan(columns, first, spans)) {
-    const start = w.length;
-    const at = 4 * (first + columns[0]!);
-    writeCodesOfText(w, bytes, spans[at + 2]!, spans[at + 3]!);
-    repeatItem(w, start, columns.length, NEXT_CODES);
-    return;
-  }
-  // Else a feature sharing the previous feature's statuses copies its
-  // letters from the line's own bytes.
-  let previousSpan = -1;
-  let previousStart = 0;
-  for (let c = 0; c < columns.length; c++) {
+  // points them at one text): a run of them is the first one's letters,
+  // then doubled from the line's own bytes.
+  for (let c = 0; c < columns.length; ) {
     const at = 4 * (first + columns[c]!);
     const span = spans[at + 2]!;
+    let run = 1;
+    while (c + run < columns.length && spans[4 * (first + columns[c + run]!) + 2] === span) run++;
     if (c > 0) w.chunk(NEXT_CODES);
     const start = w.length;
-    if (span === previousSpan) w.repeat(previousStart, previousStart + n);
-    else writeCodesOfText(w, bytes, span, spans[at + 3]!);
-    previousSpan = span;
-    previousStart = start;
+    writeCodesOfText(w, bytes, span, spans[at + 3]!);
+    repeatItem(w, start, run, NEXT_CODES);
+    c += run;
   }
-}
-
-/** Whether every column's statuses are one text of the response (one span). */
-function sameStatusSpan(columns: readonly number[], first: number, spans: ResponseSpans): boolean {
-  const span = spans[4 * (first + columns[0]!) + 2];
-  for (let c = 1; c < columns.length; c++) if (spans[4 * (first + columns[c]!) + 2] !== span) return false;
-  return true;
 }
 
 /** A status's letter as a byte, and the length of its word in a response's text with quotes and comma. */
