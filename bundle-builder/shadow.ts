@@ -149,8 +149,9 @@ async function surveyLog(files: readonly string[], repo: LoadedRepo['repo']): Pr
     for (const sv of line.views) {
       for (const name of sv.features) {
         const ref = `${sv.view}:${name}`;
-        if (!survey.refs.has(ref)) survey.refs.set(ref, resolveRef(survey, repo, sv.view, name));
-        if (survey.refs.get(ref) === null) survey.unknownFeature += n;
+        let known = survey.refs.get(ref);
+        if (known === undefined) survey.refs.set(ref, (known = resolveRef(survey, repo, sv.view, name)));
+        if (known === null) survey.unknownFeature += n;
       }
     }
   }
