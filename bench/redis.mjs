@@ -26,7 +26,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { DISTURBED_PCT, LOAD_CORE, SERVER_CORE, pinProcess } from './lib/pinning.mjs';
-import { cpuMs, percentile, rawClient, sampleAnswer, startBare, startRedis, startSidecar } from './lib/redis-tools.mjs';
+import { cpuMsOf } from './lib/proc-cpu.mjs';
+import { percentile, rawClient, sampleAnswer, startBare, startRedis, startSidecar } from './lib/redis-tools.mjs';
 import { runWrk, sidecarTools } from './lib/wrk.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -95,16 +96,16 @@ const LOAD_SHAPES = [1, 10];
 async function materializeSection(redis, results) {
   log('materialize ...');
   // redis-server idles but in the write phase, so its CPU over the whole call is the write phase's.
-  const redisCpu0 = cpuMs(redis.pid);
+  const redisCpu0 = cpuMsOf(redis.pid);
   const mat = await materialize({ repoDir, redis: { kind: 'standalone', url: redis.url }, asOf: new Date(AS_OF) });
-  const redisCpuSeconds = (cpuMs(redis.pid) - redisCpu0) / 1000;
+  const redisCpuSeconds = (cpuMsOf(redis.pid) - redisCpu0) / 1000;
   const v = mat.views[0];
   results.materialize = { keys: v.keys, written: v.written, ...mat.timings, seconds: mat.seconds, writeKeysPerSecond: mat.writeKeysPerSecond, endToEnd: v.keys / mat.seconds, redisCpuSeconds };
   // Again over the same keys, as a daily materialize runs: every key is present, so the script compares and replaces each row.
   log('materialize again over the same keys ...');
-  const againCpu0 = cpuMs(redis.pid);
+  const againCpu0 = cpuMsOf(redis.pid);
   const again = await materialize({ repoDir, redis: { kind: 'standalone', url: redis.url }, asOf: new Date(AS_OF) });
-  results.materializeAgain = { ...again.timings, written: again.views[0].written, kept: again.views[0].kept, seconds: again.seconds, writeKeysPerSecond: again.writeKeysPerSecond, redisCpuSeconds: (cpuMs(redis.pid) - againCpu0) / 1000 };
+  results.materializeAgain = { ...again.timings, written: again.views[0].written, kept: again.views[0].kept, seconds: again.seconds, writeKeysPerSecond: again.writeKeysPerSecond, redisCpuSeconds: (cpuMsOf(redis.pid) - againCpu0) / 1000 };
   const direct = new Redis(redis.url, { enableAutoPipelining: false });
   {
     // The same values (encoded once, outside the timing), written by plain pipelined SETs.
@@ -169,9 +170,9 @@ async function readSections(redis, results) {
     for (let i = 0; i < 500; i++) await bareClient.post(body1(randomKey()));
     /** Runs `fn`, adding the CPU ms that `pid` used meanwhile to cpu[what]. */
     const charged = async (pairs, fn) => {
-      const before = pairs.map(([, pid]) => cpuMs(pid));
+      const before = pairs.map(([, pid]) => cpuMsOf(pid));
       await fn();
-      pairs.forEach(([what, pid], i) => (cpu[what] += cpuMs(pid) - before[i]));
+      pairs.forEach(([what, pid], i) => (cpu[what] += cpuMsOf(pid) - before[i]));
     };
     for (let round = 0; round < LATENCY_ROUNDS; round++) {
       await charged([['sidecar', viaRedis.pid], ['redisOfSidecar', redis.pid]], async () => {
@@ -232,10 +233,10 @@ async function readSections(redis, results) {
           const [path, s] = paths[(i + round) % paths.length];
           const name = `${path} ${entities}`;
           loads[name] ??= [];
-          const redis0 = cpuMs(redis.pid);
+          const redis0 = cpuMsOf(redis.pid);
           const r = await runWrk({ url: s.url, parts, connections: LOAD_CONNECTIONS, durationSec: LOAD_SECONDS, serverPid: s.pid });
           // The bare server never asks Redis: only its own CPU counts.
-          const redisUs = path === 'bare' ? 0 : ((cpuMs(redis.pid) - redis0) * 1000) / r.requests;
+          const redisUs = path === 'bare' ? 0 : ((cpuMsOf(redis.pid) - redis0) * 1000) / r.requests;
           // redis-server shares the load generator's core by design: only what is left beyond it disturbs.
           const redisPct = (redisUs * r.rps) / 1e4;
           const disturbed = Math.max(r.otherServerCorePct, r.otherLoadCorePct - redisPct) > DISTURBED_PCT;

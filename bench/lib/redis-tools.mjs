@@ -2,7 +2,7 @@
  * Tools for bench/redis.mjs: a redis-server, sidecars and a bare node:http
  * server as child processes, a minimal keep-alive HTTP client (one request at a time, no
  * parsing beyond the status line and Content-Length, so the client adds as
- * little as a client can), process CPU from /proc, and percentiles.
+ * little as a client can), and percentiles.
  */
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -74,8 +74,6 @@ export async function sampleAnswer(url, path, body) {
   return { body: text, headers: answerHeaders(r.headers) };
 }
 
-/** CPU ms (user + system) used so far by `pid`. */
-export { cpuMsOf as cpuMs } from './proc-cpu.mjs';
 
 /**
  * One keep-alive connection sending POSTs one at a time. `post(body)`
