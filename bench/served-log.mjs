@@ -5,10 +5,11 @@
  *
  *   bundle   200,000 keys, one view of 20 features (float64, int64,
  *            float32, string), written once to bench/.data/.
- *   servers  four `larder serve` child processes (defaults otherwise), two
- *            with --log-served <dir> --log-sample 1 (see SERVERS). All are
- *            pinned to core 0 (taskset), every thread included, so the
- *            log's file-writing threads count against the server.
+ *   servers  per case, generations of four fresh `larder serve` child
+ *            processes (defaults otherwise), two with --log-served <dir>
+ *            --log-sample 1 (see SERVERS). All are pinned to core 0
+ *            (taskset), every thread included, so the log's file-writing
+ *            threads count against the server.
  *   load     wrk on core 1 (lib/wrk.mjs), 10 connections, each request a
  *            fresh random key (1 entity x 20 features; then 10 x 20).
  *   measure  responses per second of the server's own CPU time (user +
@@ -17,14 +18,15 @@
  *            requests/s; a round another process disturbed (more than
  *            DISTURBED_PCT of either core) is run again. Rounds of a few
  *            seconds take the servers in turn.
- *   check    after the runs, the logging servers are stopped with SIGTERM
- *            and their files must log every entity answered (one line per
- *            request, each read back with the log's own parser).
+ *   check    after each round the logging servers' complete files are
+ *            read back with the log's own parser and removed, as a log
+ *            shipper would (shipLogged); the rest after SIGTERM ends a
+ *            generation. The files must log every entity answered.
  *
  *   node bench/served-log.mjs [--quick]   (after `npx tsc -p tsconfig.json`)
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -40,7 +42,10 @@ import { parseServedLine } from '../dist/src/core/shadow/served-record.js';
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
 const quick = process.argv.includes('--quick');
-const SIZE = quick ? { keys: 20_000, warmupSec: 1, rounds: 2, roundSec: 2 } : { keys: 200_000, warmupSec: 2, rounds: 12, roundSec: 2 };
+/** Per case: `generations` sets of fresh servers, each warmed up, then `rounds` rounds. */
+const SIZE = quick ? { keys: 20_000, warmupSec: 1, generations: 1, rounds: 2, roundSec: 2 } : { keys: 200_000, warmupSec: 2, generations: 3, rounds: 4, roundSec: 2 };
+/** MB written by pageCacheWriteCost per pass. */
+const PAGE_TEST_MB = quick ? 32 : 256;
 const CASES = [{ id: '1x20', entities: 1 }, { id: '10x20', entities: 10 }];
 const DATA = join(ROOT, 'bench', '.data', `served-log-${SIZE.keys}`);
 const RESULT = join(ROOT, 'bench', 'results', quick ? 'served-log-quick.md' : 'served-log.md');
@@ -110,29 +115,36 @@ async function metric(url, name) {
   return line ? Number(line.slice(name.length + 1)) : NaN;
 }
 
-/** Lines (one per request) and the entities they log, each line parsed and checked by the log's own reader. */
-async function countLogged(dir) {
-  let lines = 0;
-  let entities = 0;
-  let bytes = 0;
+/**
+ * Takes the complete files (`*.ndjson`) in `dir` as a log shipper would:
+ * adds their lines (one per request) and the entities they log to
+ * `logged`, each line parsed and checked by the log's own reader, and
+ * removes them. Run between rounds, so the files' pages go back to the
+ * kernel and the next lines are written into memory the machine has used
+ * before (see the Setup notes of the result: on a microVM the first write
+ * to a page costs many times a later one).
+ */
+async function shipLogged(dir, logged) {
   for (const f of (await readdir(dir)).filter((x) => x.endsWith('.ndjson'))) {
     const text = await readFile(join(dir, f), 'utf8');
-    bytes += Buffer.byteLength(text);
+    logged.bytes += Buffer.byteLength(text);
     for (const line of text.split('\n')) {
       if (line === '') continue;
-      lines++;
-      entities += parseServedLine(line).entity_index.length;
+      logged.lines++;
+      logged.entities += parseServedLine(line).entity_index.length;
     }
+    await rm(join(dir, f));
   }
-  return { lines, entities, bytes };
 }
 
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 
 /**
- * Two processes with logging off and two with it on, started in turn: one
- * process can run a few percent faster than another of the same code
- * (where its code and heap landed), so each side is the mean of two.
+ * Each generation starts two processes with logging off and two with it
+ * on, in turn, and stops them after its rounds: one process can run a few
+ * percent faster than another of the same code (where its code and heap
+ * landed), so each side is the mean of two, and fresh processes in every
+ * generation keep one lucky or unlucky process from deciding a case.
  */
 const SERVERS = ['off1', 'on1', 'off2', 'on2'];
 const OFF = ['off1', 'off2'];
@@ -140,58 +152,94 @@ const ON = ['on1', 'on2'];
 const pct = (x) => `${(x * 100).toFixed(1)}%`;
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
+/** A generation's servers; the logging ones write to `<logDir>/<name>-<server>`. */
+async function startGeneration(bundles, logDir, name) {
+  const servers = {};
+  try {
+    for (const s of SERVERS) servers[s] = await startServer(bundles, ON.includes(s) ? ['--log-served', join(logDir, `${name}-${s}`), '--log-sample', '1'] : []);
+  } catch (e) {
+    for (const server of Object.values(servers)) server.child.kill('SIGTERM');
+    throw e;
+  }
+  return servers;
+}
+
+/**
+ * Stops a generation with SIGTERM; of the logging servers, adds to `check`
+ * the entity rows they accepted and dropped and their exit codes, then
+ * ships the files their shutdown completed.
+ */
+async function stopGeneration(servers, logDir, name, check) {
+  for (const s of OFF) servers[s].child.kill('SIGTERM');
+  for (const s of ON) {
+    const on = servers[s];
+    check.accepted += await metric(on.url, 'larder_served_log_rows_total{result="accepted"}');
+    check.dropped += await metric(on.url, 'larder_served_log_rows_total{result="dropped"}');
+    on.child.kill('SIGTERM');
+    check.exitCodes.push(await new Promise((r) => on.child.on('exit', (code) => r(code))));
+    await shipLogged(join(logDir, `${name}-${s}`), check.logged);
+  }
+}
+
+/** Page-cache write cost on this machine: CPU ms per MB written into a new file, then into another after the first is removed. */
+async function pageCacheWriteCost(dir) {
+  const chunk = Buffer.alloc(1 << 20, 0x61);
+  const pass = (path) => {
+    const fd = openSync(path, 'w');
+    const before = process.cpuUsage();
+    for (let i = 0; i < PAGE_TEST_MB; i++) writeSync(fd, chunk);
+    const used = process.cpuUsage(before);
+    closeSync(fd);
+    return (used.user + used.system) / 1e3 / PAGE_TEST_MB;
+  };
+  const first = pass(join(dir, 'page-test-1'));
+  await rm(join(dir, 'page-test-1'));
+  const again = pass(join(dir, 'page-test-2'));
+  await rm(join(dir, 'page-test-2'));
+  return { first, again };
+}
+
 async function main() {
   sidecarTools();
   const loadBefore = os.loadavg().map((x) => x.toFixed(2)).join(', ');
   const bundles = await writeBundle();
   const logDir = join(DATA, 'served');
   await rm(logDir, { recursive: true, force: true });
-  const servers = {};
-  for (const s of SERVERS) servers[s] = await startServer(bundles, ON.includes(s) ? ['--log-served', join(logDir, s), '--log-sample', '1'] : []);
+  await mkdir(logDir, { recursive: true });
+  const pageCost = await pageCacheWriteCost(logDir);
   const rows = [];
-  try {
-    for (const c of CASES) {
-      for (const s of SERVERS) await load(servers[s], c, SIZE.warmupSec);
-      const tally = Object.fromEntries(SERVERS.map((s) => [s, { responses: 0, cpu: 0, bad: 0, rounds: [], disturbed: 0 }]));
-      for (let r = 0; r < SIZE.rounds; r++) {
-        // Each server goes first, second, third and fourth in turn.
-        const order = SERVERS.map((_, i) => SERVERS[(i + r) % SERVERS.length]);
-        for (const which of order) {
-          const res = await load(servers[which], c, SIZE.roundSec);
-          const t = tally[which];
-          t.responses += res.responses;
-          t.cpu += res.cpuSeconds;
-          t.bad += res.bad;
-          t.disturbed += res.disturbed ? 1 : 0;
-          t.rounds.push(res.responses / res.cpuSeconds);
-          console.error(`${c.id} round ${r + 1} ${which}: ${fmt(res.rps)} req/s, ${fmt(res.responses / res.cpuSeconds)} per CPU-second, server ${res.serverCpuPct.toFixed(0)}% of its core`);
+  const check = { accepted: 0, dropped: 0, exitCodes: [], logged: { lines: 0, entities: 0, bytes: 0 } };
+  for (const c of CASES) {
+    const tally = Object.fromEntries(SERVERS.map((s) => [s, { responses: 0, cpu: 0, bad: 0, rounds: [], disturbed: 0 }]));
+    for (let g = 0; g < SIZE.generations; g++) {
+      const name = `${c.id}-g${g + 1}`;
+      const servers = await startGeneration(bundles, logDir, name);
+      try {
+        for (const s of SERVERS) await load(servers[s], c, SIZE.warmupSec);
+        for (let r = 0; r < SIZE.rounds; r++) {
+          // Each server goes first, second, third and fourth in turn.
+          const order = SERVERS.map((_, i) => SERVERS[(i + r) % SERVERS.length]);
+          for (const which of order) {
+            const res = await load(servers[which], c, SIZE.roundSec);
+            const t = tally[which];
+            t.responses += res.responses;
+            t.cpu += res.cpuSeconds;
+            t.bad += res.bad;
+            t.disturbed += res.disturbed ? 1 : 0;
+            t.rounds.push(res.responses / res.cpuSeconds);
+            console.error(`${name} round ${r + 1} ${which}: ${fmt(res.rps)} req/s, ${fmt(res.responses / res.cpuSeconds)} per CPU-second, server ${res.serverCpuPct.toFixed(0)}% of its core`);
+          }
+          for (const s of ON) await shipLogged(join(logDir, `${name}-${s}`), check.logged);
         }
+      } finally {
+        await stopGeneration(servers, logDir, name, check);
       }
-      rows.push({ c, tally });
     }
-  } finally {
-    for (const s of OFF) servers[s].child.kill('SIGTERM');
+    rows.push({ c, tally });
   }
-  let accepted = 0;
-  let dropped = 0;
-  const exitCodes = [];
-  for (const s of ON) {
-    const on = servers[s];
-    accepted += await metric(on.url, 'larder_served_log_rows_total{result="accepted"}');
-    dropped += await metric(on.url, 'larder_served_log_rows_total{result="dropped"}');
-    on.child.kill('SIGTERM');
-    exitCodes.push(await new Promise((r) => on.child.on('exit', (code) => r(code))));
-  }
-  const exitCode = exitCodes.every((code) => code === 0) ? 0 : exitCodes.join(', ');
-  let lines = 0;
-  let entities = 0;
-  let bytes = 0;
-  for (const s of ON) {
-    const logged = await countLogged(join(logDir, s));
-    lines += logged.lines;
-    entities += logged.entities;
-    bytes += logged.bytes;
-  }
+  const { accepted, dropped } = check;
+  const exitCode = check.exitCodes.every((code) => code === 0) ? 0 : check.exitCodes.join(', ');
+  const { lines, entities, bytes } = check.logged;
 
   const loadAfter = os.loadavg().map((x) => x.toFixed(2)).join(', ');
   const table = rows.map(({ c, tally }) => {
@@ -220,15 +268,16 @@ async function main() {
 ## Setup
 
 - Bundle: ${fmt(SIZE.keys)} keys, one view of 20 features (8 float64, 6 int64, 2 float32, 4 string), TTL 0.
-- Servers: two \`larder serve --bundles <dir>\` processes (logging off) and two \`larder serve --bundles <dir> --log-served <dir> --log-sample 1\` (logging on, each its own directory), started off, on, off, on, each with every other option at its default (drift sample 0.01). Two of each, because one process of the same code can run a few percent faster than another; how far the two of a kind land apart is shown as the spread.
+- Servers: per case, ${SIZE.generations} generation(s) of four fresh processes: two \`larder serve --bundles <dir>\` (logging off) and two \`larder serve --bundles <dir> --log-served <dir> --log-sample 1\` (logging on, each its own directory), started off, on, off, on, each with every other option at its default (drift sample 0.01), and stopped with SIGTERM after the generation's rounds. One process of the same code can run several percent faster than another (where its code and heap landed), so each side is the mean of two, and each case sees ${2 * SIZE.generations} processes of each kind. The columns give the first and the second server of each kind over all generations; how far they land apart is shown as the spread.
 - Pinning: each server (all its threads, the log's file writes included) on core ${SERVER_CORE}; wrk (one thread, wrk/random-keys.lua) on core ${LOAD_CORE}.
-- Load: wrk, 10 connections, a fresh random key per entity per request; warm-up ${SIZE.warmupSec} s per server and case, then ${SIZE.rounds} rounds of ${SIZE.roundSec} s per server, each server going first, second, third and fourth in turn. Short rounds back to back: this machine's speed drifts by tens of percent within a minute, so each round compares servers measured seconds apart. A round in which other processes took more than ${DISTURBED_PCT}% of either core is run again (up to ${ATTEMPTS} times; disturbed rounds kept: ${rows.reduce((n, r) => n + SERVERS.reduce((m, s) => m + r.tally[s].disturbed, 0), 0)}).
+- Load: wrk, 10 connections, a fresh random key per entity per request; in each generation a warm-up of ${SIZE.warmupSec} s per server, then ${SIZE.rounds} rounds of ${SIZE.roundSec} s per server (${SIZE.generations * SIZE.rounds} rounds per case), each server going first, second, third and fourth in turn. Short rounds back to back: this machine's speed drifts by tens of percent within a minute, so each round compares servers measured seconds apart. A round in which other processes took more than ${DISTURBED_PCT}% of either core is run again (up to ${ATTEMPTS} times; disturbed rounds kept: ${rows.reduce((n, r) => n + SERVERS.reduce((m, s) => m + r.tally[s].disturbed, 0), 0)}).
+- Log files: after each round the bench takes the logging servers' complete files (rotated at the default 64 MiB) as a log shipper would: it reads and checks every line with the log's own parser, counts the entities, and removes the files; it takes the rest after SIGTERM. At sample 1.0 a logging server writes a line per request (${fmt(bytes / lines)} bytes on average in this run), megabytes per second at these rates, so any deployment ships rotated files away. Removing them also keeps the page cache in its steady state, where new file pages reuse memory the machine has used before. On this kind of VM (a microVM whose host backs guest memory on first touch) a first write to a page costs far more. Writing ${PAGE_TEST_MB} MiB into a new file cost ${pageCost.first.toFixed(2)} ms of CPU per MB in this run, and ${pageCost.again.toFixed(2)} ms/MB into a second file after the first was removed. On a machine whose memory has seen use, both figures are low.
 - Per-core throughput: responses / the server process's CPU seconds (user + system, all threads, from /proc); with the server alone on its core this is close to its requests/s.
 - Cost of logging: per round, 1 - (the mean per-core throughput of the two logging servers / that of the two without); judged on the median over the rounds. "Overall" uses each server's totals over all rounds instead. Spread: the median over rounds of 1 - second / first of each kind.
 
 ## Result
 
-| case (entities x features) | off: per CPU-second (two servers) | on: per CPU-second (two servers) | cost of logging (median of rounds) | overall | spread: off, on | per round |
+| case (entities x features) | off: per CPU-second (server 1, 2) | on: per CPU-second (server 1, 2) | cost of logging (median of rounds) | overall | spread: off, on | per round |
 | --- | --- | --- | --- | --- | --- | --- |
 ${table.map((t) => t.line).join('\n')}
 
