@@ -44,8 +44,8 @@ const CLI = join(ROOT, 'dist', 'src', 'cli.js');
 const quick = process.argv.includes('--quick');
 /** Per case: `generations` sets of fresh servers, each warmed up, then `rounds` rounds. */
 const SIZE = quick ? { keys: 20_000, warmupSec: 1, generations: 1, rounds: 2, roundSec: 2 } : { keys: 200_000, warmupSec: 2, generations: 3, rounds: 4, roundSec: 2 };
-/** MB written by pageCacheWriteCost per pass. */
-const PAGE_TEST_MB = quick ? 32 : 256;
+/** MiB written by pageCacheWriteCost per pass. */
+const PAGE_TEST_MIB = quick ? 32 : 256;
 const CASES = [{ id: '1x20', entities: 1 }, { id: '10x20', entities: 10 }];
 const DATA = join(ROOT, 'bench', '.data', `served-log-${SIZE.keys}`);
 const RESULT = join(ROOT, 'bench', 'results', quick ? 'served-log-quick.md' : 'served-log.md');
@@ -82,13 +82,16 @@ async function startServer(bundles, extra) {
   const port = await freePort();
   const [cmd, args] = pinned(SERVER_CORE, process.execPath, [CLI, 'serve', '--bundles', bundles, '--port', String(port), ...extra]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its exit code, or the signal that ended it; listened for from the start, so an early exit is not missed.
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   const url = `http://127.0.0.1:${port}`;
   await waitForOk(`${url}/ready`, 10_000, () => child.exitCode === null).catch((e) => {
+    child.kill('SIGTERM');
     throw new Error(`server did not start: ${e.message}\n${err}`);
   });
-  return { child, url };
+  return { child, url, exited };
 }
 
 /** The request of case `c` around its keys, as wrk/random-keys.lua builds it. */
@@ -97,16 +100,26 @@ const partsOf = (c) => ({ prefix: `{"features":${JSON.stringify(FEATURES.map((f)
 /** Most times a disturbed round is run again before it is kept anyway (and marked). */
 const ATTEMPTS = 3;
 
-/** One wrk run, again while another process disturbed it (up to ATTEMPTS); returns its responses, errors and the server's CPU seconds. */
+const CONNECTIONS = 10;
+
+/**
+ * One wrk run, again while another process disturbed it (up to ATTEMPTS);
+ * returns the kept run's responses, errors and the server's CPU seconds,
+ * and over all attempts the responses wrk counted and the runs made.
+ */
 async function load(server, c, seconds) {
   let run;
+  let counted = 0;
+  let runs = 0;
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-    run = await runWrk({ url: server.url, parts: partsOf(c), connections: 10, durationSec: seconds, serverPid: server.child.pid });
+    run = await runWrk({ url: server.url, parts: partsOf(c), connections: CONNECTIONS, durationSec: seconds, serverPid: server.child.pid });
+    counted += run.requests;
+    runs++;
     if (!isDisturbed(run)) break;
     console.error(`  disturbed (${disturbance(run).toFixed(0)}% of a core taken by other work), ${attempt < ATTEMPTS ? 'again' : 'kept'}`);
   }
   const cpuSeconds = (run.serverCpuUsPerRequest * run.requests) / 1e6;
-  return { responses: run.requests, rps: run.rps, bad: run.non2xx + run.errors, cpuSeconds, disturbed: isDisturbed(run), serverCpuPct: run.serverCpuPct };
+  return { responses: run.requests, rps: run.rps, bad: run.non2xx + run.errors, cpuSeconds, disturbed: isDisturbed(run), serverCpuPct: run.serverCpuPct, counted, runs };
 }
 
 async function metric(url, name) {
@@ -165,38 +178,45 @@ async function startGeneration(bundles, logDir, name) {
 }
 
 /**
- * Stops a generation with SIGTERM; of the logging servers, adds to `check`
- * the entity rows they accepted and dropped and their exit codes, then
- * ships the files their shutdown completed.
+ * Stops a generation: adds to `check` the entity rows the logging servers
+ * accepted and dropped, stops all four with SIGTERM (whatever happened)
+ * and waits for them, records their exit codes, then ships the files the
+ * logging servers' shutdown completed into `logged`.
  */
-async function stopGeneration(servers, logDir, name, check) {
-  for (const s of OFF) servers[s].child.kill('SIGTERM');
-  for (const s of ON) {
-    const on = servers[s];
-    check.accepted += await metric(on.url, 'larder_served_log_rows_total{result="accepted"}');
-    check.dropped += await metric(on.url, 'larder_served_log_rows_total{result="dropped"}');
-    on.child.kill('SIGTERM');
-    check.exitCodes.push(await new Promise((r) => on.child.on('exit', (code) => r(code))));
-    await shipLogged(join(logDir, `${name}-${s}`), check.logged);
+async function stopGeneration(servers, logDir, genId, check, logged) {
+  try {
+    for (const s of ON) {
+      check.accepted += await metric(servers[s].url, 'larder_served_log_rows_total{result="accepted"}');
+      check.dropped += await metric(servers[s].url, 'larder_served_log_rows_total{result="dropped"}');
+    }
+  } finally {
+    for (const s of SERVERS) servers[s].child.kill('SIGTERM');
+    check.exitCodes.push(...(await Promise.all(SERVERS.map((s) => servers[s].exited))));
   }
+  for (const s of ON) await shipLogged(join(logDir, `${genId}-${s}`), logged);
 }
 
-/** Page-cache write cost on this machine: CPU ms per MB written into a new file, then into another after the first is removed. */
+/**
+ * What writing a file costs the writer here, CPU ms per MiB: into a new
+ * file (`first`), then into a second one after the first is removed, whose
+ * pages the kernel has just freed (`reused`). The second file is kept
+ * until the end of the run (`done` removes it), so the test leaves no
+ * freed pages behind for the servers.
+ */
 async function pageCacheWriteCost(dir) {
   const chunk = Buffer.alloc(1 << 20, 0x61);
   const pass = (path) => {
     const fd = openSync(path, 'w');
     const before = process.cpuUsage();
-    for (let i = 0; i < PAGE_TEST_MB; i++) writeSync(fd, chunk);
+    for (let i = 0; i < PAGE_TEST_MIB; i++) writeSync(fd, chunk);
     const used = process.cpuUsage(before);
     closeSync(fd);
-    return (used.user + used.system) / 1e3 / PAGE_TEST_MB;
+    return (used.user + used.system) / 1e3 / PAGE_TEST_MIB;
   };
   const first = pass(join(dir, 'page-test-1'));
   await rm(join(dir, 'page-test-1'));
-  const again = pass(join(dir, 'page-test-2'));
-  await rm(join(dir, 'page-test-2'));
-  return { first, again };
+  const reused = pass(join(dir, 'page-test-2'));
+  return { first, reused, done: () => rm(join(dir, 'page-test-2')) };
 }
 
 async function main() {
@@ -208,41 +228,56 @@ async function main() {
   await mkdir(logDir, { recursive: true });
   const pageCost = await pageCacheWriteCost(logDir);
   const rows = [];
-  const check = { accepted: 0, dropped: 0, exitCodes: [], logged: { lines: 0, entities: 0, bytes: 0 } };
+  // Over all cases: what the logging servers accepted and dropped, every server's exit, and the entities of the responses wrk counted from the logging servers (in `runs` wrk runs).
+  const check = { accepted: 0, dropped: 0, exitCodes: [], counted: 0, runs: 0 };
   for (const c of CASES) {
     const tally = Object.fromEntries(SERVERS.map((s) => [s, { responses: 0, cpu: 0, bad: 0, rounds: [], disturbed: 0 }]));
+    // This case's lines, as its files were shipped.
+    const logged = { lines: 0, entities: 0, bytes: 0 };
+    /** Counts what wrk saw the logging servers answer, warm-up included. */
+    const answered = (which, res) => {
+      if (!ON.includes(which)) return;
+      check.counted += res.counted * c.entities;
+      check.runs += res.runs;
+    };
     for (let g = 0; g < SIZE.generations; g++) {
-      const name = `${c.id}-g${g + 1}`;
-      const servers = await startGeneration(bundles, logDir, name);
+      const genId = `${c.id}-g${g + 1}`;
+      const servers = await startGeneration(bundles, logDir, genId);
       try {
-        for (const s of SERVERS) await load(servers[s], c, SIZE.warmupSec);
+        for (const s of SERVERS) answered(s, await load(servers[s], c, SIZE.warmupSec));
         for (let r = 0; r < SIZE.rounds; r++) {
           // Each server goes first, second, third and fourth in turn.
           const order = SERVERS.map((_, i) => SERVERS[(i + r) % SERVERS.length]);
           for (const which of order) {
             const res = await load(servers[which], c, SIZE.roundSec);
+            answered(which, res);
             const t = tally[which];
             t.responses += res.responses;
             t.cpu += res.cpuSeconds;
             t.bad += res.bad;
             t.disturbed += res.disturbed ? 1 : 0;
             t.rounds.push(res.responses / res.cpuSeconds);
-            console.error(`${name} round ${r + 1} ${which}: ${fmt(res.rps)} req/s, ${fmt(res.responses / res.cpuSeconds)} per CPU-second, server ${res.serverCpuPct.toFixed(0)}% of its core`);
+            console.error(`${genId} round ${r + 1} ${which}: ${fmt(res.rps)} req/s, ${fmt(res.responses / res.cpuSeconds)} per CPU-second, server ${res.serverCpuPct.toFixed(0)}% of its core`);
           }
-          for (const s of ON) await shipLogged(join(logDir, `${name}-${s}`), check.logged);
+          for (const s of ON) await shipLogged(join(logDir, `${genId}-${s}`), logged);
         }
       } finally {
-        await stopGeneration(servers, logDir, name, check);
+        await stopGeneration(servers, logDir, genId, check, logged);
       }
     }
-    rows.push({ c, tally });
+    rows.push({ c, tally, logged });
   }
-  const { accepted, dropped } = check;
+  await pageCost.done();
+  const { accepted, dropped, counted } = check;
   const exitCode = check.exitCodes.every((code) => code === 0) ? 0 : check.exitCodes.join(', ');
-  const { lines, entities, bytes } = check.logged;
+  const sum = (key) => rows.reduce((n, r) => n + r.logged[key], 0);
+  const [lines, entities, bytes] = [sum('lines'), sum('entities'), sum('bytes')];
+  // Requests still in flight when a wrk run stops are answered and logged but not counted by wrk: at most CONNECTIONS per run.
+  const inFlight = accepted - counted;
+  const inFlightLimit = check.runs * CONNECTIONS * Math.max(...CASES.map((c) => c.entities));
 
   const loadAfter = os.loadavg().map((x) => x.toFixed(2)).join(', ');
-  const table = rows.map(({ c, tally }) => {
+  const table = rows.map(({ c, tally, logged }) => {
     const perCore = (s) => tally[s].responses / tally[s].cpu;
     const roundMean = (group, i) => mean(group.map((s) => tally[s].rounds[i]));
     // Per round: the logging servers against those with it off, measured seconds apart.
@@ -250,9 +285,14 @@ async function main() {
     const spread = (a, b) => median(tally[a].rounds.map((x, i) => 1 - tally[b].rounds[i] / x));
     const cost = median(roundCosts);
     const overall = 1 - mean(ON.map(perCore)) / mean(OFF.map(perCore));
+    // Were every page of the log's files new to the machine: each line's bytes at the first-write cost, not the reused one.
+    const onUsPerRequest = 1e6 / mean(ON.map(perCore));
+    const extraUs = ((logged.bytes / logged.lines / 2 ** 20) * (pageCost.first - pageCost.reused)) * 1e3;
+    const newPages = 1 - ((1 - cost) * onUsPerRequest) / (onUsPerRequest + extraUs);
+    const byGeneration = Array.from({ length: SIZE.generations }, (_, g) => roundCosts.slice(g * SIZE.rounds, (g + 1) * SIZE.rounds).map((x) => `${(x * 100).toFixed(0)}%`).join(', ')).join(' / ');
     return {
       c, cost,
-      line: `| ${c.id} | ${fmt(perCore('off1'))}, ${fmt(perCore('off2'))} | ${fmt(perCore('on1'))}, ${fmt(perCore('on2'))} | **${pct(cost)}** | ${pct(overall)} | ${pct(spread('off1', 'off2'))}, ${pct(spread('on1', 'on2'))} | ${roundCosts.map((x) => `${(x * 100).toFixed(0)}%`).join(', ')} |`,
+      line: `| ${c.id} | ${fmt(perCore('off1'))}, ${fmt(perCore('off2'))} | ${fmt(perCore('on1'))}, ${fmt(perCore('on2'))} | **${pct(cost)}** | ${pct(overall)} | ${pct(newPages)} (+${extraUs.toFixed(1)} µs a request) | ${pct(spread('off1', 'off2'))}, ${pct(spread('on1', 'on2'))} | ${byGeneration} |`,
     };
   });
   const md = `# Served-log benchmark (issue 11)
@@ -268,23 +308,23 @@ async function main() {
 ## Setup
 
 - Bundle: ${fmt(SIZE.keys)} keys, one view of 20 features (8 float64, 6 int64, 2 float32, 4 string), TTL 0.
-- Servers: per case, ${SIZE.generations} generation(s) of four fresh processes: two \`larder serve --bundles <dir>\` (logging off) and two \`larder serve --bundles <dir> --log-served <dir> --log-sample 1\` (logging on, each its own directory), started off, on, off, on, each with every other option at its default (drift sample 0.01), and stopped with SIGTERM after the generation's rounds. One process of the same code can run several percent faster than another (where its code and heap landed), so each side is the mean of two, and each case sees ${2 * SIZE.generations} processes of each kind. The columns give the first and the second server of each kind over all generations; how far they land apart is shown as the spread.
+- Servers: per case, ${SIZE.generations} generation(s) of four fresh processes: two \`larder serve --bundles <dir>\` (logging off) and two \`larder serve --bundles <dir> --log-served <dir> --log-sample 1\` (logging on, each its own directory), started off, on, off, on, each with every other option at its default (drift sample 0.01), and stopped with SIGTERM after the generation's rounds. One process of the same code can run several percent faster than another (where its code and heap landed), so each side is the mean of two, and each case sees ${2 * SIZE.generations} processes of each kind. "Server 1" and "server 2" each take the first and the second started of their kind in every generation (${SIZE.generations} processes each); how far they land apart is shown as the spread.
 - Pinning: each server (all its threads, the log's file writes included) on core ${SERVER_CORE}; wrk (one thread, wrk/random-keys.lua) on core ${LOAD_CORE}.
 - Load: wrk, 10 connections, a fresh random key per entity per request; in each generation a warm-up of ${SIZE.warmupSec} s per server, then ${SIZE.rounds} rounds of ${SIZE.roundSec} s per server (${SIZE.generations * SIZE.rounds} rounds per case), each server going first, second, third and fourth in turn. Short rounds back to back: this machine's speed drifts by tens of percent within a minute, so each round compares servers measured seconds apart. A round in which other processes took more than ${DISTURBED_PCT}% of either core is run again (up to ${ATTEMPTS} times; disturbed rounds kept: ${rows.reduce((n, r) => n + SERVERS.reduce((m, s) => m + r.tally[s].disturbed, 0), 0)}).
-- Log files: after each round the bench takes the logging servers' complete files (rotated at the default 64 MiB) as a log shipper would: it reads and checks every line with the log's own parser, counts the entities, and removes the files; it takes the rest after SIGTERM. At sample 1.0 a logging server writes a line per request (${fmt(bytes / lines)} bytes on average in this run), megabytes per second at these rates, so any deployment ships rotated files away. Removing them also keeps the page cache in its steady state, where new file pages reuse memory the machine has used before. On this kind of VM (a microVM whose host backs guest memory on first touch) a first write to a page costs far more. Writing ${PAGE_TEST_MB} MiB into a new file cost ${pageCost.first.toFixed(2)} ms of CPU per MB in this run, and ${pageCost.again.toFixed(2)} ms/MB into a second file after the first was removed. On a machine whose memory has seen use, both figures are low.
+- Log files: the bench takes the logging servers' complete files (rotated at the default 64 MiB) as a log shipper would, after each round and after each generation's SIGTERM: it reads and checks every line with the log's own parser, counts the entities, and removes the files. At sample 1.0 a logging server writes a line per request (${fmt(bytes / lines)} bytes on average in this run), megabytes a second at these rates, so a deployment ships complete files away. Removing them frees their pages for the next lines, as a machine in a steady state reuses its page cache. Here that matters: writing ${PAGE_TEST_MIB} MiB into a new file cost ${pageCost.first.toFixed(2)} ms of CPU per MiB in this run, and ${pageCost.reused.toFixed(2)} ms per MiB into a second file after the first was removed (the second file is kept until the run ends, so this test frees nothing for the servers). The column "were every page new" adds, per request, the line's bytes at the first of those costs instead of the second: the cost the log would show had every file page been memory this machine never wrote before.
 - Per-core throughput: responses / the server process's CPU seconds (user + system, all threads, from /proc); with the server alone on its core this is close to its requests/s.
 - Cost of logging: per round, 1 - (the mean per-core throughput of the two logging servers / that of the two without); judged on the median over the rounds. "Overall" uses each server's totals over all rounds instead. Spread: the median over rounds of 1 - second / first of each kind.
 
 ## Result
 
-| case (entities x features) | off: per CPU-second (server 1, 2) | on: per CPU-second (server 1, 2) | cost of logging (median of rounds) | overall | spread: off, on | per round |
-| --- | --- | --- | --- | --- | --- | --- |
+| case (entities x features) | off: per CPU-second (server 1, 2) | on: per CPU-second (server 1, 2) | cost of logging (median of rounds) | overall | were every page new (estimate) | spread: off, on | per round, by generation |
+| --- | --- | --- | --- | --- | --- | --- | --- |
 ${table.map((t) => t.line).join('\n')}
 
 | target | measured | result |
 | --- | --- | --- |
 ${table.map((t) => `| ${t.c.id}: per-core throughput with --log-served at sample 1.0 at most 10% lower than logging off | ${pct(t.cost)} lower | **${t.cost <= 0.1 ? 'PASS' : 'FAIL'}** |`).join('\n')}
-| every answered entity logged, none dropped, all written by SIGTERM | ${fmt(accepted)} accepted, ${fmt(dropped)} dropped, ${fmt(entities)} entities in ${fmt(lines)} lines in the files (${(bytes / 2 ** 20).toFixed(0)} MiB), exit ${exitCode} | **${dropped === 0 && entities === accepted && exitCode === 0 ? 'PASS' : 'FAIL'}** |
+| every answered entity logged, none dropped, every accepted entity in the files once its server stopped, every server exits 0 on SIGTERM | wrk counted ${fmt(counted)} entities answered by the logging servers; they accepted ${fmt(accepted)} (${fmt(inFlight)} more: requests still in flight when a wrk run stopped, at most ${fmt(inFlightLimit)}), dropped ${fmt(dropped)}; the files hold ${fmt(entities)} entities in ${fmt(lines)} lines (${(bytes / 2 ** 20).toFixed(0)} MiB); exit ${exitCode} | **${dropped === 0 && entities === accepted && inFlight >= 0 && inFlight <= inFlightLimit && exitCode === 0 ? 'PASS' : 'FAIL'}** |
 | every response 200 | ${rows.reduce((n, r) => n + SERVERS.reduce((m, s) => m + r.tally[s].bad, 0), 0)} others | **${rows.every((r) => SERVERS.every((s) => r.tally[s].bad === 0)) ? 'PASS' : 'FAIL'}** |
 `;
   await mkdir(join(ROOT, 'bench', 'results'), { recursive: true });
