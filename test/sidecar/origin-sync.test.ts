@@ -178,7 +178,14 @@ describe('a sidecar following an origin (--bundle-url)', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(await servedVersion(s)).toBe('1');
     expect(s.log.text()).not.toContain('downloaded shop-v2');
-    expect((await readdir(cache)).sort()).toEqual(['.larder-state.json', 'shop-v1.larder', 'shop-v1.larder.manifest.json', 'shop-v1.larder.sig']);
+    // The sidecar keeps retrying, so a transfer may be under way (its temp
+    // file present) at any moment. With the origin gone, each one fails
+    // and must remove its temp file; one that stays times this out.
+    await new Promise((r) => { server.close(r); server.closeAllConnections(); });
+    const settled = ['.larder-state.json', 'shop-v1.larder', 'shop-v1.larder.manifest.json', 'shop-v1.larder.sig'];
+    let names: string[] = [];
+    await eventually(async () => (names = (await readdir(cache)).sort()).join('\n') === settled.join('\n'), 5000, 'no stray files').catch(() => undefined);
+    expect(names).toEqual(settled);
   });
 
   it('a sidecar process killed mid-download (SIGKILL): the restart removes its temp file and serves the last good bundle', async () => {
