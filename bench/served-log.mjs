@@ -132,10 +132,10 @@ async function metric(url, name) {
  * Takes the complete files (`*.ndjson`) in `dir` as a log shipper would:
  * adds their lines (one per request) and the entities they log to
  * `logged`, each line parsed and checked by the log's own reader, and
- * removes them. Run between rounds, so the files' pages go back to the
- * kernel and the next lines are written into memory the machine has used
- * before (see the Setup notes of the result: on a microVM the first write
- * to a page costs many times a later one).
+ * removes them. Run after every round and at shutdown, so the files'
+ * pages go back to the kernel and the next lines are written into memory
+ * the machine has used before (see the Setup notes of the result: here the
+ * first write to a page costs many times a later one).
  */
 async function shipLogged(dir, logged) {
   for (const f of (await readdir(dir)).filter((x) => x.endsWith('.ndjson'))) {
@@ -165,11 +165,14 @@ const ON = ['on1', 'on2'];
 const pct = (x) => `${(x * 100).toFixed(1)}%`;
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-/** A generation's servers; the logging ones write to `<logDir>/<name>-<server>`. */
-async function startGeneration(bundles, logDir, name) {
+/** A generation's servers; a logging one writes to its `logDir`, `<logRoot>/<genId>-<server>`. */
+async function startGeneration(bundles, logRoot, genId) {
   const servers = {};
   try {
-    for (const s of SERVERS) servers[s] = await startServer(bundles, ON.includes(s) ? ['--log-served', join(logDir, `${name}-${s}`), '--log-sample', '1'] : []);
+    for (const s of SERVERS) {
+      const logDir = ON.includes(s) ? join(logRoot, `${genId}-${s}`) : undefined;
+      servers[s] = { ...(await startServer(bundles, logDir ? ['--log-served', logDir, '--log-sample', '1'] : [])), logDir };
+    }
   } catch (e) {
     for (const server of Object.values(servers)) server.child.kill('SIGTERM');
     throw e;
@@ -183,7 +186,7 @@ async function startGeneration(bundles, logDir, name) {
  * and waits for them, records their exit codes, then ships the files the
  * logging servers' shutdown completed into `logged`.
  */
-async function stopGeneration(servers, logDir, genId, check, logged) {
+async function stopGeneration(servers, check, logged) {
   try {
     for (const s of ON) {
       check.accepted += await metric(servers[s].url, 'larder_served_log_rows_total{result="accepted"}');
@@ -193,7 +196,7 @@ async function stopGeneration(servers, logDir, genId, check, logged) {
     for (const s of SERVERS) servers[s].child.kill('SIGTERM');
     check.exitCodes.push(...(await Promise.all(SERVERS.map((s) => servers[s].exited))));
   }
-  for (const s of ON) await shipLogged(join(logDir, `${genId}-${s}`), logged);
+  for (const s of ON) await shipLogged(servers[s].logDir, logged);
 }
 
 /**
@@ -223,13 +226,14 @@ async function main() {
   sidecarTools();
   const loadBefore = os.loadavg().map((x) => x.toFixed(2)).join(', ');
   const bundles = await writeBundle();
-  const logDir = join(DATA, 'served');
-  await rm(logDir, { recursive: true, force: true });
-  await mkdir(logDir, { recursive: true });
-  const pageCost = await pageCacheWriteCost(logDir);
+  const logRoot = join(DATA, 'served');
+  await rm(logRoot, { recursive: true, force: true });
+  await mkdir(logRoot, { recursive: true });
+  const pageCost = await pageCacheWriteCost(logRoot);
   const rows = [];
-  // Over all cases: what the logging servers accepted and dropped, every server's exit, and the entities of the responses wrk counted from the logging servers (in `runs` wrk runs).
-  const check = { accepted: 0, dropped: 0, exitCodes: [], counted: 0, runs: 0 };
+  // Over all cases: what the logging servers accepted and dropped, every server's exit, the entities of the responses wrk counted from the logging servers, and how many more
+  // may have been answered and logged without wrk counting them: those of requests in flight when a run stopped, at most CONNECTIONS requests per run.
+  const check = { accepted: 0, dropped: 0, exitCodes: [], counted: 0, inFlightLimit: 0 };
   for (const c of CASES) {
     const tally = Object.fromEntries(SERVERS.map((s) => [s, { responses: 0, cpu: 0, bad: 0, rounds: [], disturbed: 0 }]));
     // This case's lines, as its files were shipped.
@@ -238,11 +242,11 @@ async function main() {
     const answered = (which, res) => {
       if (!ON.includes(which)) return;
       check.counted += res.counted * c.entities;
-      check.runs += res.runs;
+      check.inFlightLimit += res.runs * CONNECTIONS * c.entities;
     };
     for (let g = 0; g < SIZE.generations; g++) {
       const genId = `${c.id}-g${g + 1}`;
-      const servers = await startGeneration(bundles, logDir, genId);
+      const servers = await startGeneration(bundles, logRoot, genId);
       try {
         for (const s of SERVERS) answered(s, await load(servers[s], c, SIZE.warmupSec));
         for (let r = 0; r < SIZE.rounds; r++) {
@@ -259,22 +263,20 @@ async function main() {
             t.rounds.push(res.responses / res.cpuSeconds);
             console.error(`${genId} round ${r + 1} ${which}: ${fmt(res.rps)} req/s, ${fmt(res.responses / res.cpuSeconds)} per CPU-second, server ${res.serverCpuPct.toFixed(0)}% of its core`);
           }
-          for (const s of ON) await shipLogged(join(logDir, `${genId}-${s}`), logged);
+          for (const s of ON) await shipLogged(servers[s].logDir, logged);
         }
       } finally {
-        await stopGeneration(servers, logDir, genId, check, logged);
+        await stopGeneration(servers, check, logged);
       }
     }
     rows.push({ c, tally, logged });
   }
   await pageCost.done();
-  const { accepted, dropped, counted } = check;
+  const { accepted, dropped, counted, inFlightLimit } = check;
   const exitCode = check.exitCodes.every((code) => code === 0) ? 0 : check.exitCodes.join(', ');
   const sum = (key) => rows.reduce((n, r) => n + r.logged[key], 0);
   const [lines, entities, bytes] = [sum('lines'), sum('entities'), sum('bytes')];
-  // Requests still in flight when a wrk run stops are answered and logged but not counted by wrk: at most CONNECTIONS per run.
   const inFlight = accepted - counted;
-  const inFlightLimit = check.runs * CONNECTIONS * Math.max(...CASES.map((c) => c.entities));
 
   const loadAfter = os.loadavg().map((x) => x.toFixed(2)).join(', ');
   const table = rows.map(({ c, tally, logged }) => {
@@ -329,7 +331,7 @@ ${table.map((t) => `| ${t.c.id}: per-core throughput with --log-served at sample
 `;
   await mkdir(join(ROOT, 'bench', 'results'), { recursive: true });
   await writeFile(RESULT, md);
-  await rm(logDir, { recursive: true, force: true });
+  await rm(logRoot, { recursive: true, force: true });
   console.log(md);
 }
 

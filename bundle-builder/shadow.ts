@@ -150,7 +150,7 @@ async function surveyLog(files: readonly string[], repo: LoadedRepo['repo']): Pr
       for (const name of sv.features) {
         const ref = `${sv.view}:${name}`;
         let known = survey.refs.get(ref);
-        if (known === undefined) survey.refs.set(ref, (known = resolveRef(survey, repo, sv.view, name)));
+        if (known === undefined) survey.refs.set(ref, (known = resolveRef(survey, repo, ref, sv.view, name)));
         if (known === null) survey.unknownFeature += n;
       }
     }
@@ -158,13 +158,12 @@ async function surveyLog(files: readonly string[], repo: LoadedRepo['repo']): Pr
   return survey;
 }
 
-/** The repo's feature `view:name` (adding its view to the survey's), or null when the repo does not have it. */
-function resolveRef(survey: LogSurvey, repo: LoadedRepo['repo'], viewName: string, name: string): FeatureRef | null {
+/** The repo's feature `ref` (`view:name`; adding its view to the survey's), or null when the repo does not have it. */
+function resolveRef(survey: LogSurvey, repo: LoadedRepo['repo'], ref: string, viewName: string, name: string): FeatureRef | null {
   const view = repo.featureViews.find((v) => v.name === viewName);
   const featureIndex = view ? view.features.findIndex((x) => x.name === name) : -1;
   if (!view || featureIndex < 0) return null;
   if (!survey.views.includes(view)) survey.views.push(view);
-  const ref = `${viewName}:${name}`;
   return {
     view: survey.views.indexOf(view), featureIndex, output: 0,
     compared: { ref, view: view.name, dtype: view.features[featureIndex]!.dtype, ttlSeconds: view.ttlSeconds },
