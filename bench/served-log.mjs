@@ -16,8 +16,8 @@
  *            system, all its threads, from /proc): per-core throughput.
  *            With the server alone on its core that is also its
  *            requests/s; a round another process disturbed (more than
- *            DISTURBED_PCT of either core) is run again. Rounds of a few
- *            seconds take the servers in turn.
+ *            DISTURBED_PCT of either core) is run again. Rounds of a
+ *            second take the servers in turn.
  *   check    after each round the logging servers' complete files are
  *            read back with the log's own parser and removed, as a log
  *            shipper would (shipLogged); the rest after SIGTERM ends a
@@ -42,8 +42,16 @@ import { parseServedLine } from '../dist/src/core/shadow/served-record.js';
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
 const quick = process.argv.includes('--quick');
-/** Per case: `generations` sets of fresh servers, each warmed up, then `rounds` rounds. */
-const SIZE = quick ? { keys: 20_000, warmupSec: 1, generations: 1, rounds: 2, roundSec: 2 } : { keys: 200_000, warmupSec: 2, generations: 3, rounds: 4, roundSec: 2 };
+/**
+ * Per case: `generations` sets of fresh servers, each warmed up, then
+ * `rounds` rounds of `roundSec` per server. Rounds of one second: a
+ * round's four servers are then measured within a few seconds of each
+ * other (this machine's speed swings by tens of percent within a minute),
+ * and 32 rounds a case steady the median: with 12 rounds of 2 s, single
+ * rounds ranged from -18% to 41% and whole runs at 10x20 from 6.6% to
+ * 11.0%; the first two runs of 32 rounds gave 11.4% and 10.4%.
+ */
+const SIZE = quick ? { keys: 20_000, warmupSec: 1, generations: 1, rounds: 2, roundSec: 2 } : { keys: 200_000, warmupSec: 2, generations: 4, rounds: 8, roundSec: 1 };
 /** MiB written by pageCacheWriteCost per pass. */
 const PAGE_TEST_MIB = quick ? 32 : 256;
 const CASES = [{ id: '1x20', entities: 1 }, { id: '10x20', entities: 10 }];
