@@ -47,9 +47,9 @@ const quick = process.argv.includes('--quick');
  * `rounds` rounds of `roundSec` per server. Rounds of one second: a
  * round's four servers are then measured within a few seconds of each
  * other (this machine's speed swings by tens of percent within a minute),
- * and 32 rounds a case steady the median: with 12 rounds of 2 s, single
- * rounds ranged from -18% to 41% and whole runs at 10x20 from 6.6% to
- * 11.0%; the first two runs of 32 rounds gave 11.4% and 10.4%.
+ * and 32 rounds a case steady the median (with 12 rounds of 2 s, single
+ * rounds ranged from -18% to 41%, and whole runs at 10x20 from 6.6% to
+ * 11.0% at unchanged code).
  */
 const SIZE = quick ? { keys: 20_000, warmupSec: 1, generations: 1, rounds: 2, roundSec: 2 } : { keys: 200_000, warmupSec: 2, generations: 4, rounds: 8, roundSec: 1 };
 /** MiB written by pageCacheWriteCost per pass. */

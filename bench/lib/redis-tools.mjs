@@ -74,7 +74,6 @@ export async function sampleAnswer(url, path, body) {
   return { body: text, headers: answerHeaders(r.headers) };
 }
 
-
 /**
  * One keep-alive connection sending POSTs one at a time. `post(body)`
  * resolves with { status, ms, body } once the whole response has arrived.
