@@ -26,3 +26,28 @@ export function duration(ms) {
 }
 
 export const passFail = (ok) => (ok ? '**PASS**' : '**FAIL**');
+
+/**
+ * A 95% interval for the median of samples taken in groups (a two-stage
+ * bootstrap: groups drawn with replacement, then samples within each drawn
+ * group), so that what sets the groups apart (here: which processes ran
+ * them) widens the interval as it widens the spread between whole runs.
+ * Seeded, so a result file's interval is the same each time it is
+ * computed from the same samples.
+ */
+export function medianInterval(groups, { draws = 4000, seed = 1 } = {}) {
+  let state = seed >>> 0;
+  const random = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  const pick = (xs) => xs[Math.floor(random() * xs.length)];
+  const medians = [];
+  for (let d = 0; d < draws; d++) {
+    const sample = [];
+    for (let g = 0; g < groups.length; g++) {
+      const group = pick(groups);
+      for (let i = 0; i < group.length; i++) sample.push(pick(group));
+    }
+    medians.push(median(sample));
+  }
+  medians.sort((a, b) => a - b);
+  return [medians[Math.floor(0.025 * draws)], medians[Math.ceil(0.975 * draws) - 1]];
+}
