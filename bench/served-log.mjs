@@ -304,7 +304,7 @@ async function main() {
     const byGeneration = byGen.map((costs) => costs.map((x) => `${(x * 100).toFixed(0)}%`).join(', ')).join(' / ');
     return {
       c, cost, interval,
-      line: `| ${c.id} | ${fmt(perCore('off1'))}, ${fmt(perCore('off2'))} | ${fmt(perCore('on1'))}, ${fmt(perCore('on2'))} | **${pct(cost)}** | ${pct(interval[0])} to ${pct(interval[1])} | ${pct(overall)} | ${pct(newPages)} (+${extraUs.toFixed(1)} µs a request) | ${pct(spread('off1', 'off2'))}, ${pct(spread('on1', 'on2'))} | ${byGeneration} |`,
+      line: `| ${c.id} | ${fmt(perCore('off1'))}, ${fmt(perCore('off2'))} | ${fmt(perCore('on1'))}, ${fmt(perCore('on2'))} | **${pct(cost)}** | ${pct(interval[0])} to ${pct(interval[1])} | ${pct(overall)} | ${pct(newPages)} (${extraUs < 0 ? '-' : '+'}${Math.abs(extraUs).toFixed(1)} µs a request) | ${pct(spread('off1', 'off2'))}, ${pct(spread('on1', 'on2'))} | ${byGeneration} |`,
     };
   });
   const md = `# Served-log benchmark (issue 11)
