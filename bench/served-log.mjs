@@ -33,7 +33,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitForOk } from './lib/children.mjs';
 import { DISTURBED_PCT, LOAD_CORE, SERVER_CORE, disturbance, isDisturbed, pinned } from './lib/pinning.mjs';
-import { median, medianInterval } from './lib/stats.mjs';
+import { median, medianInterval, seededRandom } from './lib/stats.mjs';
 import { runWrk, sidecarTools } from './lib/wrk.mjs';
 import { encodeBundle } from '../dist/src/core/bundle/encode.js';
 import { bundleFileName } from '../dist/src/core/bundle/format.js';
@@ -69,8 +69,7 @@ async function writeBundle() {
   if (existsSync(join(dir, bundleFileName('benchlog', 1)))) return dir;
   await mkdir(dir, { recursive: true });
   const n = SIZE.keys;
-  let seed = 7;
-  const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rnd = seededRandom(7);
   const columns = Object.fromEntries(FEATURES.map((f) => [f.name, Array.from({ length: n }, () =>
     f.dtype === 'string' ? `v${Math.floor(rnd() * 30)}` : f.dtype === 'int64' ? Math.floor(rnd() * 10_000) : Math.round(rnd() * 1e6) / 1e3)]));
   const now = new Date();

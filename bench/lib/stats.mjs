@@ -27,6 +27,12 @@ export function duration(ms) {
 
 export const passFail = (ok) => (ok ? '**PASS**' : '**FAIL**');
 
+/** Numbers in [0, 1) from a linear congruential generator: the same `seed`, the same sequence on every machine. */
+export function seededRandom(seed) {
+  let state = seed >>> 0;
+  return () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+}
+
 /**
  * A 95% interval for the median of samples taken in groups (a two-stage
  * bootstrap: groups drawn with replacement, then samples within each drawn
@@ -36,8 +42,7 @@ export const passFail = (ok) => (ok ? '**PASS**' : '**FAIL**');
  * computed from the same samples.
  */
 export function medianInterval(groups, { draws = 4000, seed = 1 } = {}) {
-  let state = seed >>> 0;
-  const random = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  const random = seededRandom(seed);
   const pick = (xs) => xs[Math.floor(random() * xs.length)];
   const medians = [];
   for (let d = 0; d < draws; d++) {
